@@ -1,0 +1,109 @@
+"""Options and output helpers shared by the commands."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import os
+import sys
+from typing import TYPE_CHECKING, TextIO
+
+from reconciler.errors import ReconcilerError, ValidationFailed
+
+if TYPE_CHECKING:
+    from reconciler.config import ApiSettings
+
+
+def add_api_options(parser: argparse.ArgumentParser) -> None:
+    """Flags for reaching the API; credentials come only from the environment (never argv)."""
+    group = parser.add_argument_group(
+        "API",
+        "Credentials come from IONOS_TOKEN, or IONOS_USERNAME and IONOS_PASSWORD; "
+        "IONOS_API_URL and IONOS_CONTRACT_NUMBER are read too.",
+    )
+    group.add_argument("--api-url", metavar="URL", help="API base URL (default: $IONOS_API_URL "
+                       "or https://api.ionos.com/databases/postgresql)")
+    group.add_argument("--contract-number", metavar="N", help="contract to act on "
+                       "(default: $IONOS_CONTRACT_NUMBER)")
+    group.add_argument("--concurrency", type=_positive_int, metavar="N",
+                       help="most requests in flight at once (default: 16)")
+    group.add_argument("--rate-limit", type=_positive_float, metavar="RPS",
+                       help="most requests started per second (default: 100)")
+    group.add_argument("--request-timeout", type=_positive_float, metavar="SECONDS",
+                       help="timeout of each HTTP request (default: 30)")
+    group.add_argument("--insecure-skip-tls-verify", action="store_true",
+                       help="do not verify the API's TLS certificate (prints a warning; "
+                       "never use against the real API)")
+
+
+def add_output_options(parser: argparse.ArgumentParser, formats: tuple[str, ...]) -> None:
+    parser.add_argument("--format", choices=formats, default=formats[0],
+                        help=f"output format (default: {formats[0]})")
+    parser.add_argument("--color", choices=("auto", "always", "never"), default="auto",
+                        help="colour the text output (default: auto: only on a terminal, "
+                        "never when NO_COLOR or CI is set)")
+
+
+def add_logging_options(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--log-level", choices=("debug", "info", "warning", "error"),
+                        help="log level on stderr (default: $IONOS_LOG_LEVEL or warning)")
+
+
+def api_settings(args: argparse.Namespace) -> ApiSettings:
+    from reconciler.config import ApiSettings
+
+    settings = ApiSettings.from_env(
+        url=args.api_url,
+        contract_number=args.contract_number,
+        concurrency=args.concurrency,
+        rate_limit=args.rate_limit,
+        timeout=args.request_timeout,
+        verify_tls=False if args.insecure_skip_tls_verify else None,
+    )
+    if not settings.verify_tls:
+        print("warning: TLS certificate verification is OFF (--insecure-skip-tls-verify)",
+              file=sys.stderr)
+    return settings
+
+
+def use_color(args: argparse.Namespace, stream: TextIO = sys.stdout) -> bool:
+    """Colour only for a person at a terminal: NO_COLOR and CI always turn it off."""
+    choice = getattr(args, "color", "auto")
+    if choice == "never" or os.environ.get("NO_COLOR"):
+        return False
+    if choice == "always":
+        return True
+    return stream.isatty() and not os.environ.get("CI") and os.environ.get("TERM") != "dumb"
+
+
+def setup_logging(args: argparse.Namespace) -> None:
+    level = getattr(args, "log_level", None) or os.environ.get("IONOS_LOG_LEVEL") or "warning"
+    logging.basicConfig(
+        level=getattr(logging, level.upper(), logging.WARNING),
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+        stream=sys.stderr,
+    )
+
+
+def report_error(exc: ReconcilerError) -> None:
+    """Print an error the way every command does: problems one per line, then a hint."""
+    if isinstance(exc, ValidationFailed):
+        for problem in exc.problems:
+            print(str(problem), file=sys.stderr)
+    print(f"error: {exc.message}", file=sys.stderr)
+    if exc.hint:
+        print(f"hint: {exc.hint}", file=sys.stderr)
+
+
+def _positive_int(text: str) -> int:
+    value = int(text)
+    if value < 1:
+        raise argparse.ArgumentTypeError("must be at least 1")
+    return value
+
+
+def _positive_float(text: str) -> float:
+    value = float(text)
+    if not value > 0:
+        raise argparse.ArgumentTypeError("must be greater than 0")
+    return value

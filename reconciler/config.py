@@ -1,0 +1,119 @@
+"""Settings for talking to the API, from the conventional IONOS environment and flags.
+
+Secrets are excluded from `repr` so that a settings object can be logged or shown in a traceback
+without leaking them.
+"""
+
+from __future__ import annotations
+
+import base64
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from urllib.parse import urlsplit
+
+from reconciler import __version__
+from reconciler.errors import ConfigError
+
+DEFAULT_API_URL = "https://api.ionos.com/databases/postgresql"
+API_PATH = "/databases/postgresql"
+
+
+def normalise_api_url(raw: str) -> str:
+    """Apply the IONOS SDKs' rule, so a URL that works with their tools works here.
+
+    The rule: surrounding blanks and trailing slashes are dropped; a URL without a scheme gets
+    `https://`; a URL whose path does not already end in `/databases/postgresql` gets it
+    appended. So `https://api.ionos.com` and `http://127.0.0.1:8080` both work (the emulator
+    serves the API at its root and under that path).
+    """
+    url = raw.strip().rstrip("/")
+    if not url:
+        raise ConfigError("IONOS_API_URL is empty")
+    if "://" not in url:
+        url = "https://" + url
+    parts = urlsplit(url)
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise ConfigError(
+            f"IONOS_API_URL {raw!r} is not an http(s) URL",
+            hint=f"use a URL such as {DEFAULT_API_URL}",
+        )
+    if not parts.path.endswith(API_PATH):
+        url += API_PATH
+    return url
+
+
+def _env(env: Mapping[str, str], name: str) -> str | None:
+    """An empty variable counts as unset, as users expect from shells and CI secrets."""
+    value = env.get(name, "").strip()
+    return value or None
+
+
+@dataclass(frozen=True)
+class ApiSettings:
+    """How to reach the API and how hard to push it."""
+
+    url: str = DEFAULT_API_URL
+    token: str | None = field(default=None, repr=False)
+    username: str | None = None
+    password: str | None = field(default=None, repr=False)
+    contract_number: str | None = None
+    #: ceiling on requests in flight at once
+    concurrency: int = 16
+    #: ceiling on requests started per second
+    rate_limit: float = 100.0
+    #: seconds for each request (connect, read, write, pool)
+    timeout: float = 30.0
+    #: tries of one request, the first included
+    max_attempts: int = 6
+    #: seconds after which a request is no longer retried
+    retry_deadline: float = 120.0
+    #: longest single wait between tries, even when Retry-After asks for more
+    max_backoff: float = 30.0
+    verify_tls: bool = True
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str] | None = None, **overrides: object) -> ApiSettings:
+        """Read IONOS_* variables; `overrides` (from flags) win where not None."""
+        env = os.environ if env is None else env
+        values: dict[str, object] = {
+            "url": normalise_api_url(_env(env, "IONOS_API_URL") or DEFAULT_API_URL),
+            "token": _env(env, "IONOS_TOKEN"),
+            "username": _env(env, "IONOS_USERNAME"),
+            "password": _env(env, "IONOS_PASSWORD"),
+            "contract_number": _env(env, "IONOS_CONTRACT_NUMBER"),
+        }
+        for key, value in overrides.items():
+            if value is not None:
+                values[key] = normalise_api_url(str(value)) if key == "url" else value
+        return cls(**values)  # type: ignore[arg-type]
+
+    def authorization(self) -> str:
+        """The Authorization header value; a token wins over username and password."""
+        if self.token:
+            return f"Bearer {self.token}"
+        if self.username and self.password:
+            pair = f"{self.username}:{self.password}".encode()
+            return "Basic " + base64.b64encode(pair).decode("ascii")
+        raise ConfigError(
+            "no API credentials",
+            hint="set IONOS_TOKEN, or both IONOS_USERNAME and IONOS_PASSWORD",
+        )
+
+    def headers(self) -> dict[str, str]:
+        """Headers sent with every request (raises ConfigError before any request is made)."""
+        headers = {
+            "Accept": "application/json",
+            "Authorization": self.authorization(),
+            "User-Agent": f"reconciler/{__version__}",
+        }
+        if self.contract_number:
+            headers["X-Contract-Number"] = self.contract_number
+        return headers
+
+    def secrets(self) -> list[str]:
+        """Every secret value, so output can be checked (and scrubbed) for them."""
+        out = [s for s in (self.token, self.password) if s]
+        if self.username and self.password:
+            out.append(self.authorization().split(" ", 1)[1])
+        return out

@@ -1,0 +1,121 @@
+"""The exception tree: every failure a user can meet, with its exit code and a hint.
+
+    ReconcilerError              exit 1; `hint` says what to do next
+    ├── UsageError               bad arguments or flags
+    ├── ConfigError              settings: missing credentials, bad API URL
+    ├── ValidationFailed         desired-state files are invalid (carries every Problem)
+    ├── PlanFileError            a saved plan is unreadable, stale or tampered with
+    ├── ResolveError             a desired cluster matches no live cluster, or several
+    ├── TransportError           no answer from the API after every retry
+    └── ApiError                 the API answered with a status >= 300
+        ├── NotFoundError        404
+        └── ConflictError        409: the cluster is not AVAILABLE
+
+This module imports nothing from third parties so that every layer may raise these.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+class ReconcilerError(Exception):
+    """Base of every error reconciler reports itself (anything else is a bug)."""
+
+    exit_code = 1
+    hint: str | None = None
+
+    def __init__(self, message: str, *, hint: str | None = None) -> None:
+        super().__init__(message)
+        if hint is not None:
+            self.hint = hint
+
+    @property
+    def message(self) -> str:
+        return str(self.args[0]) if self.args else ""
+
+
+class UsageError(ReconcilerError):
+    """Bad arguments; argparse's own errors share this exit code."""
+
+
+class ConfigError(ReconcilerError):
+    """Settings are missing or malformed; raised before any request is sent."""
+
+
+@dataclass(frozen=True, slots=True)
+class Problem:
+    """One thing wrong in one desired-state file, located for editors and CI annotations."""
+
+    path: str
+    line: int
+    column: int
+    message: str
+
+    def __str__(self) -> str:
+        return f"{self.path}:{self.line}:{self.column}: {self.message}"
+
+
+class ValidationFailed(ReconcilerError):
+    """Desired-state input is invalid; nothing may be sent to the API."""
+
+    def __init__(self, problems: list[Problem]) -> None:
+        count = len(problems)
+        super().__init__(f"{count} problem{'s' if count != 1 else ''} in the desired-state files")
+        self.problems = problems
+
+
+class PlanFileError(ReconcilerError):
+    """A saved plan cannot be applied as it is."""
+
+
+class ResolveError(ReconcilerError):
+    """A desired cluster cannot be matched to exactly one live cluster."""
+
+
+class TransportError(ReconcilerError):
+    """The API could not be reached (connect error, timeout, reset) after every retry."""
+
+    def __init__(self, message: str, *, cluster_id: str | None = None, attempts: int = 0) -> None:
+        super().__init__(
+            message,
+            hint="check IONOS_API_URL and the network; transient faults are retried already",
+        )
+        self.cluster_id = cluster_id
+        self.attempts = attempts
+
+
+class ApiError(ReconcilerError):
+    """The API refused a request; carries what it said and which cluster it was about."""
+
+    def __init__(
+        self,
+        status: int,
+        message: str,
+        *,
+        error_code: str | None = None,
+        method: str = "",
+        path: str = "",
+        cluster_id: str | None = None,
+    ) -> None:
+        where = f"{method} {path}".strip()
+        code = f" [{error_code}]" if error_code else ""
+        super().__init__(f"API error {status}{code} on {where}: {message}")
+        self.status = status
+        self.api_message = message
+        self.error_code = error_code
+        self.method = method
+        self.path = path
+        self.cluster_id = cluster_id
+        if status == 401:
+            self.hint = "check IONOS_TOKEN, or IONOS_USERNAME and IONOS_PASSWORD"
+        elif status == 403:
+            self.hint = "the credentials lack permission; check IONOS_CONTRACT_NUMBER"
+
+
+class NotFoundError(ApiError):
+    """404: the cluster does not exist (or is not visible to these credentials)."""
+
+
+class ConflictError(ApiError):
+    """409: the cluster is not in a state that accepts changes."""

@@ -1,0 +1,115 @@
+"""Plain, frozen data passed between the stages of the pipeline.
+
+Field names inside `connectionPooler` use the API's wire names (`enabled`, `poolMode`) so that
+plans, diffs and PATCH bodies speak the same language as the API documentation.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from enum import StrEnum
+from typing import Any
+
+POOL_MODES = ("transaction", "session")
+STATES = ("AVAILABLE", "BUSY", "DESTROYING", "DEGRADED", "FAILED", "UNKNOWN")
+POOLER_FIELDS = ("enabled", "poolMode")
+#: What the API reports for a cluster whose pooler block is missing.
+DEFAULT_POOLER: dict[str, Any] = {"enabled": False, "poolMode": "transaction"}
+
+
+@dataclass(frozen=True, slots=True)
+class DesiredCluster:
+    """One desired-state file. `None` in a pooler field means the file does not manage it."""
+
+    path: str
+    line: int
+    cluster_id: str | None
+    name: str | None
+    enabled: bool | None
+    pool_mode: str | None = None
+    paused: bool = False
+
+    @property
+    def key(self) -> str:
+        """Identity used to detect two files naming the same cluster."""
+        return f"id:{self.cluster_id.lower()}" if self.cluster_id else f"name:{self.name}"
+
+    @property
+    def label(self) -> str:
+        return self.name if self.name else str(self.cluster_id)
+
+    def declared(self) -> dict[str, Any]:
+        """The pooler fields this file manages, by wire name."""
+        out: dict[str, Any] = {}
+        if self.enabled is not None:
+            out["enabled"] = self.enabled
+        if self.pool_mode is not None:
+            out["poolMode"] = self.pool_mode
+        return out
+
+
+@dataclass(frozen=True, slots=True)
+class LiveCluster:
+    """A cluster as the API reported it, parsed leniently.
+
+    `notes` records what was odd about the response (unknown state, missing pooler block) so it
+    can be reported instead of crashing or being silently papered over.
+    """
+
+    id: str
+    name: str
+    state: str
+    enabled: bool
+    pool_mode: str
+    last_modified: str | None = None
+    location: str = ""
+    pooler_reported: bool = True
+    notes: tuple[str, ...] = ()
+
+    def pooler(self) -> dict[str, Any]:
+        return {"enabled": self.enabled, "poolMode": self.pool_mode}
+
+
+class Action(StrEnum):
+    UPDATE = "update"
+    NOOP = "no-op"
+    PAUSED = "paused"
+    ERROR = "error"
+
+
+@dataclass(frozen=True, slots=True)
+class Change:
+    """One field that differs: `field` is the wire name inside connectionPooler."""
+
+    field: str
+    old: Any
+    new: Any
+
+
+@dataclass(frozen=True, slots=True)
+class ClusterPlan:
+    desired: DesiredCluster
+    action: Action
+    live: LiveCluster | None = None
+    changes: tuple[Change, ...] = ()
+    patch: dict[str, Any] | None = None
+    error: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Plan:
+    clusters: tuple[ClusterPlan, ...]
+    input_hash: str = ""
+    created: str = ""
+    meta: dict[str, Any] = field(default_factory=dict)
+
+    def count(self, action: Action) -> int:
+        return sum(1 for c in self.clusters if c.action is action)
+
+    @property
+    def has_changes(self) -> bool:
+        return any(c.action is Action.UPDATE for c in self.clusters)
+
+    @property
+    def has_errors(self) -> bool:
+        return any(c.action is Action.ERROR for c in self.clusters)
