@@ -6,7 +6,7 @@ plans, diffs and PATCH bodies speak the same language as the API documentation.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any
 
@@ -98,10 +98,16 @@ class ClusterPlan:
 
 @dataclass(frozen=True, slots=True)
 class Plan:
+    """Everything apply needs, and everything a reviewer needs to trust it."""
+
     clusters: tuple[ClusterPlan, ...]
-    input_hash: str = ""
+    #: sha256 over the input files, so a saved plan can be refused once they change
+    input_digest: str = ""
+    #: (path, sha256) of every input file
+    inputs: tuple[tuple[str, str], ...] = ()
+    api_url: str = ""
     created: str = ""
-    meta: dict[str, Any] = field(default_factory=dict)
+    tool_version: str = ""
 
     def count(self, action: Action) -> int:
         return sum(1 for c in self.clusters if c.action is action)
@@ -113,3 +119,47 @@ class Plan:
     @property
     def has_errors(self) -> bool:
         return any(c.action is Action.ERROR for c in self.clusters)
+
+
+class Outcome(StrEnum):
+    """What apply did for one cluster."""
+
+    CONVERGED = "converged"
+    UNCHANGED = "unchanged"
+    PAUSED = "paused"
+    #: PATCH accepted, convergence not awaited (--no-wait)
+    SENT = "sent"
+    #: PATCH accepted, then the run was interrupted before convergence was seen
+    UNVERIFIED = "unverified"
+    #: live values moved since the plan: nothing sent
+    REFUSED = "refused"
+    FAILED = "failed"
+    #: interrupted before its PATCH was sent
+    NOT_SENT = "not-sent"
+
+
+FAILED_OUTCOMES = frozenset({Outcome.REFUSED, Outcome.FAILED, Outcome.NOT_SENT, Outcome.UNVERIFIED})
+
+
+@dataclass(frozen=True, slots=True)
+class ClusterResult:
+    plan: ClusterPlan
+    outcome: Outcome
+    detail: str = ""
+    seconds: float = 0.0
+    patches_sent: int = 0
+
+
+@dataclass(frozen=True, slots=True)
+class ApplyReport:
+    results: tuple[ClusterResult, ...]
+    interrupted: bool = False
+    requests: int = 0
+    retries: int = 0
+
+    def count(self, outcome: Outcome) -> int:
+        return sum(1 for r in self.results if r.outcome is outcome)
+
+    @property
+    def ok(self) -> bool:
+        return not self.interrupted and not any(r.outcome in FAILED_OUTCOMES for r in self.results)
