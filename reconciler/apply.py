@@ -48,6 +48,8 @@ class ApplyOptions:
     settle: float = 5.0
     #: poll with one list walk instead of one GET each when more clusters than this are due
     batch_threshold: int = 20
+    #: PATCHes in flight at once; a PATCH waiting for a slot is dropped if the run is stopped
+    concurrency: int = 16
 
 
 class WaitTimeout(ReconcilerError):
@@ -188,6 +190,7 @@ class Applier:
         self.stop = stop or asyncio.Event()
         self.progress = progress or (lambda event, item, detail: None)
         self.watcher = Watcher(client, options, self.stop)
+        self._gate = asyncio.Semaphore(options.concurrency)
 
     async def run(self, plan: Plan) -> ApplyReport:
         results = await asyncio.gather(*(self._one(item) for item in plan.clusters))
@@ -251,11 +254,12 @@ class Applier:
             moved = _moved(item.live, live)
             if moved and not attempted:
                 return result(Outcome.REFUSED, "; ".join(moved) + ": nothing sent, plan again")
-            if self.stop.is_set():
-                return result(Outcome.NOT_SENT, "interrupted before its PATCH was sent")
-            attempted = True
             try:
-                await self.client.patch_cluster(cluster_id, item.patch)
+                async with self._gate:
+                    if self.stop.is_set():
+                        return result(Outcome.NOT_SENT, "interrupted before its PATCH was sent")
+                    attempted = True
+                    await self.client.patch_cluster(cluster_id, item.patch)
             except ConflictError:
                 continue  # it left AVAILABLE between the re-read and the PATCH: wait again
             except ApiError as exc:

@@ -1,18 +1,165 @@
-"""`reconciler apply`: change clusters to match the files."""
+"""`reconciler apply`: change clusters to match the files, or apply a saved plan exactly."""
 
 from __future__ import annotations
 
 import argparse
-from typing import Any
+import asyncio
+import os
+import signal
+import sys
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 from reconciler.cli import _common
+from reconciler.errors import UsageError
+
+if TYPE_CHECKING:
+    from reconciler.apply import ApplyOptions
+    from reconciler.config import ApiSettings
+    from reconciler.model import ApplyReport, Plan
+
+FORMATS = ("text", "json")
 
 
 def register(sub: Any) -> None:
-    parser = sub.add_parser("apply", help="change clusters to match the files", description="Change clusters to match the files.")
+    parser = sub.add_parser(
+        "apply",
+        help="change clusters to match the files (or apply a saved plan)",
+        description="With desired-state PATHs: plan, show the plan, ask for confirmation, then "
+        "send one PATCH per cluster that differs (connectionPooler only) and wait until each is "
+        "AVAILABLE with the new settings. With a saved PLANFILE (from 'plan --out'): apply exactly "
+        "that plan without asking; its input files must be unchanged, and a cluster whose live "
+        "values moved since the plan is refused. Clusters that are not AVAILABLE are waited for, "
+        "never patched (the emulator answers such a PATCH with 409).",
+        epilog="exit codes: 0 every cluster converged (or nothing to do), 1 any failure, "
+        "130 interrupted (no new PATCH is sent after Ctrl-C)",
+    )
+    parser.add_argument(
+        "paths",
+        nargs="+",
+        metavar="PATH|PLANFILE",
+        help="YAML files or directories, or one plan file saved by 'plan --out'",
+    )
+    parser.add_argument(
+        "--auto-approve",
+        action="store_true",
+        help="do not ask for confirmation (required when stdin is not a terminal or CI is set)",
+    )
+    parser.add_argument(
+        "--no-wait",
+        action="store_true",
+        help="do not wait for clusters to converge after their PATCH",
+    )
+    parser.add_argument(
+        "--timeout",
+        type=float,
+        default=600.0,
+        metavar="SECONDS",
+        help="longest wait per cluster for AVAILABLE, before and after its PATCH (default: 600)",
+    )
+    parser.add_argument(
+        "--settle-seconds",
+        type=float,
+        default=5.0,
+        metavar="SECONDS",
+        help="a cluster never seen BUSY after its PATCH counts as converged only "
+        "this long after it (default: 5)",
+    )
+    _common.add_output_options(parser, FORMATS)
+    _common.add_api_options(parser)
     _common.add_logging_options(parser)
     parser.set_defaults(func=run)
 
 
+def _is_plan_file(paths: list[str]) -> bool:
+    if len(paths) != 1:
+        return False
+    path = Path(paths[0])
+    return path.is_file() and path.suffix.lower() not in (".yaml", ".yml")
+
+
+def _confirm(plan: Plan) -> None:
+    if os.environ.get("CI") or not sys.stdin.isatty():
+        raise UsageError(
+            "refusing to apply without confirmation: "
+            + ("CI is set" if os.environ.get("CI") else "stdin is not a terminal"),
+            hint="review the plan and re-run with --auto-approve, or apply a saved plan file",
+        )
+    count = sum(1 for c in plan.clusters if c.action.value == "update")
+    answer = input(f"\nApply these changes to {count} cluster(s)? Only 'yes' will be accepted: ")
+    if answer.strip() != "yes":
+        raise UsageError("apply cancelled: nothing was sent")
+
+
 def run(args: argparse.Namespace) -> int:
-    raise NotImplementedError
+    from reconciler import engine, loader, planfile, render
+    from reconciler.apply import ApplyOptions
+    from reconciler.client import Client
+
+    settings = _common.api_settings(args)
+    options = ApplyOptions(
+        wait=not args.no_wait,
+        timeout=args.timeout,
+        settle=args.settle_seconds,
+        concurrency=settings.concurrency,
+    )
+    color = _common.use_color(args)
+    if _is_plan_file(args.paths):
+        plan = planfile.read(args.paths[0])
+        engine.check_plan_inputs(plan, settings.url)
+    else:
+        loaded = loader.load(args.paths)
+
+        async def make() -> Plan:
+            async with Client(settings) as client:
+                live = await engine.fetch(client, loaded.clusters, wait_busy=options)
+            return engine.make_plan(loaded, live, settings.url)
+
+        plan = asyncio.run(make())
+        for line in render.plan_text(plan, color=color):
+            print(line, file=sys.stdout if args.format == "text" else sys.stderr)
+        if plan.has_changes and not args.auto_approve:
+            _confirm(plan)
+
+    report = asyncio.run(_apply(settings, plan, options, live=color and sys.stderr.isatty()))
+    lines = (
+        render.apply_json(report)
+        if args.format == "json"
+        else render.apply_text(report, color=color)
+    )
+    if args.format == "text":
+        print()
+    for line in lines:
+        print(line)
+    if report.interrupted:
+        return 130
+    return 0 if report.ok else 1
+
+
+async def _apply(
+    settings: ApiSettings, plan: Plan, options: ApplyOptions, *, live: bool
+) -> ApplyReport:
+    from reconciler import engine
+    from reconciler.cli._progress import ProgressLog
+    from reconciler.client import Client
+
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+
+    def interrupt() -> None:
+        stop.set()
+        print(
+            "\ninterrupted: sending no new PATCH and waiting for none; Ctrl-C again quits at once",
+            file=sys.stderr,
+        )
+        loop.remove_signal_handler(signal.SIGINT)
+
+    loop.add_signal_handler(signal.SIGINT, interrupt)
+    total = sum(1 for c in plan.clusters if c.action.value == "update")
+    progress = ProgressLog(total, live=live)
+    try:
+        async with Client(settings) as client:
+            return await engine.apply(client, plan, options, stop=stop, progress=progress)
+    finally:
+        progress.close()
+        loop.remove_signal_handler(signal.SIGINT)

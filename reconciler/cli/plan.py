@@ -1,18 +1,69 @@
-"""`reconciler plan`: show what apply would change."""
+"""`reconciler plan`: show what apply would change, optionally save it for apply."""
 
 from __future__ import annotations
 
 import argparse
+import asyncio
+import sys
 from typing import Any
 
 from reconciler.cli import _common
 
+FORMATS = ("text", "json", "markdown")
+
 
 def register(sub: Any) -> None:
-    parser = sub.add_parser("plan", help="show what apply would change", description="Show what apply would change.")
+    parser = sub.add_parser(
+        "plan",
+        help="show what apply would change",
+        description="Load and validate the desired-state files, fetch the live clusters and show, "
+        "per cluster, which connectionPooler fields apply would change (old -> new). Sends only "
+        "GET requests. Any invalid file stops the run before the first request.",
+        epilog="exit codes: 0 success (with --detailed-exitcode: no changes), 1 error or a "
+        "cluster that cannot be planned, 2 changes (with --detailed-exitcode only)",
+    )
+    parser.add_argument("paths", nargs="+", metavar="PATH", help="YAML files or directories")
+    parser.add_argument(
+        "--out", metavar="FILE", help="also save the plan (JSON) for 'reconciler apply FILE'"
+    )
+    parser.add_argument(
+        "--detailed-exitcode",
+        action="store_true",
+        help="exit 2 when there are changes, 0 when there are none",
+    )
+    _common.add_output_options(parser, FORMATS)
+    _common.add_api_options(parser)
     _common.add_logging_options(parser)
     parser.set_defaults(func=run)
 
 
 def run(args: argparse.Namespace) -> int:
-    raise NotImplementedError
+    from reconciler import engine, loader, planfile, render
+    from reconciler.client import Client
+
+    loaded = loader.load(args.paths)
+    settings = _common.api_settings(args)
+
+    async def main() -> Any:
+        async with Client(settings, read_only=True) as client:
+            live = await engine.fetch(client, loaded.clusters)
+        return engine.make_plan(loaded, live, settings.url)
+
+    plan = asyncio.run(main())
+    if args.out:
+        planfile.write(args.out, plan)
+    if args.format == "json":
+        lines = render.plan_json(plan)
+    elif args.format == "markdown":
+        lines = render.plan_markdown(plan)
+    else:
+        lines = render.plan_text(plan, color=_common.use_color(args))
+    for line in lines:
+        print(line)
+    if args.out:
+        print(
+            f"Plan saved to {args.out}; apply it with: reconciler apply {args.out}", file=sys.stderr
+        )
+    if plan.has_errors:
+        return 1
+    return 2 if args.detailed_exitcode and plan.has_changes else 0

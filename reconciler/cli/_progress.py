@@ -1,0 +1,35 @@
+"""Progress of a long apply on stderr: a live status line on a terminal, plain lines in CI."""
+
+from __future__ import annotations
+
+import sys
+from collections import Counter
+from typing import TextIO
+
+from reconciler.model import ClusterPlan
+
+
+class ProgressLog:
+    def __init__(self, total: int, *, live: bool, stream: TextIO = sys.stderr) -> None:
+        self.total = total
+        self.live = live
+        self.stream = stream
+        self.counts: Counter[str] = Counter()
+
+    def __call__(self, event: str, item: ClusterPlan, detail: str) -> None:
+        self.counts[event] += 1
+        name = item.live.name if item.live else item.desired.label
+        if self.live:
+            done = sum(self.counts[e] for e in ("converged", "failed", "refused"))
+            self.stream.write(
+                f"\r\x1b[2Kapplying: {self.counts['sent']}/{self.total} sent, {done}/{self.total} "
+                f"done ({self.counts['failed'] + self.counts['refused']} failed) - {name}: {event}"
+            )
+        else:
+            self.stream.write(f"{name}: {event}{': ' + detail if detail else ''}\n")
+        self.stream.flush()
+
+    def close(self) -> None:
+        if self.live and self.counts:
+            self.stream.write("\r\x1b[2K")
+            self.stream.flush()
