@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from reconciler import __version__
-from reconciler.apply import ApplyOptions, Applier, Progress, Watcher
+from reconciler.apply import Applier, ApplyOptions, Progress, Watcher
 from reconciler.errors import PlanFileError, ReconcilerError
 from reconciler.model import ApplyReport, DesiredCluster, LiveCluster, Plan
 from reconciler.planner import LiveResult, build_plan
