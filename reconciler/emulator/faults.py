@@ -1,0 +1,63 @@
+"""Switchable, reproducible faults: the unreliable network and API a client must survive."""
+
+from __future__ import annotations
+
+import random
+import threading
+from dataclasses import dataclass, field
+
+
+@dataclass
+class Faults:
+    """What goes wrong, and how often. Fields may be assigned while the emulator serves.
+
+    Each request draws one number from a generator seeded with `seed`, so a run with the same
+    requests in the same order meets the same faults.
+    """
+
+    #: share of requests answered 429 with a Retry-After header
+    rate_429: float = 0.0
+    #: seconds put in Retry-After
+    retry_after: float = 1.0
+    #: share of requests answered with `status_5xx`
+    rate_5xx: float = 0.0
+    status_5xx: int = 503
+    #: share of requests whose connection is closed without any response
+    rate_drop: float = 0.0
+    seed: int = 0
+    #: cluster ids that stay BUSY forever after an accepted PATCH
+    stuck_busy: set[str] = field(default_factory=set)
+    #: cluster id -> (status, message): every PATCH to it fails so
+    fail_patch: dict[str, tuple[int, str]] = field(default_factory=dict)
+
+
+DROP = "drop"
+TOO_MANY = "429"
+SERVER_ERROR = "5xx"
+
+
+class FaultDice:
+    """Draws the fault of each request; reseeds when `Faults.seed` or the object changes."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._rng = random.Random(0)
+        self._seeded: tuple[int, int] | None = None
+
+    def roll(self, faults: Faults) -> str | None:
+        with self._lock:
+            key = (id(faults), faults.seed)
+            if key != self._seeded:
+                self._rng.seed(faults.seed)
+                self._seeded = key
+            draw = self._rng.random()
+        edge = faults.rate_drop
+        if draw < edge:
+            return DROP
+        edge += faults.rate_429
+        if draw < edge:
+            return TOO_MANY
+        edge += faults.rate_5xx
+        if draw < edge:
+            return SERVER_ERROR
+        return None

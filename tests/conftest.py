@@ -1,0 +1,50 @@
+"""Shared fixtures: a real emulator over loopback HTTP, and the environment pointing at it."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from contextlib import ExitStack
+from typing import Any
+
+import pytest
+
+from reconciler.emulator import Emulator
+
+
+@pytest.fixture
+def emulator() -> Iterator[Emulator]:
+    """The demo clusters, with a short BUSY after each PATCH."""
+    emu = Emulator(busy_seconds=0.2)
+    with emu.serve():
+        yield emu
+
+
+@pytest.fixture
+def make_emulator() -> Iterator[Callable[..., Emulator]]:
+    """Start emulators with custom settings; all are stopped at teardown."""
+    with ExitStack() as stack:
+
+        def make(**kwargs: Any) -> Emulator:
+            emu = Emulator(**kwargs)
+            stack.enter_context(emu.serve())
+            return emu
+
+        yield make
+
+
+@pytest.fixture
+def api_env(emulator: Emulator, monkeypatch: pytest.MonkeyPatch) -> Iterator[Emulator]:
+    """Point the conventional IONOS variables at the emulator, and nothing else at all."""
+    assert emulator.url is not None
+    monkeypatch.setenv("IONOS_API_URL", emulator.url)
+    monkeypatch.setenv("IONOS_TOKEN", "test-token")
+    for name in (
+        "IONOS_USERNAME",
+        "IONOS_PASSWORD",
+        "IONOS_CONTRACT_NUMBER",
+        "CI",
+        "NO_COLOR",
+        "IONOS_LOG_LEVEL",
+    ):
+        monkeypatch.delenv(name, raising=False)
+    yield emulator
