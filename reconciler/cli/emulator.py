@@ -3,16 +3,218 @@
 from __future__ import annotations
 
 import argparse
-from typing import Any
+import asyncio
+import logging
+import os
+import signal
+import sys
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 from reconciler.cli import _common
+from reconciler.errors import ConfigError
+
+if TYPE_CHECKING:
+    from reconciler.emulator import Emulator
+
+
+def _share(text: str) -> float:
+    value = float(text)
+    if not 0.0 <= value <= 1.0:
+        raise argparse.ArgumentTypeError("must be a share from 0 to 1")
+    return value
+
+
+def _non_negative(text: str) -> float:
+    value = float(text)
+    if not value >= 0:
+        raise argparse.ArgumentTypeError("must be 0 or more")
+    return value
+
+
+def _port(text: str) -> int:
+    value = int(text)
+    if not 0 <= value <= 65535:
+        raise argparse.ArgumentTypeError("must be from 0 to 65535")
+    return value
 
 
 def register(sub: Any) -> None:
-    parser = sub.add_parser("emulator", help="serve an emulator of the IONOS DBaaS PostgreSQL API", description="Serve an emulator of the IONOS DBaaS PostgreSQL API.")
+    parser = sub.add_parser(
+        "emulator",
+        help="serve an emulator of the IONOS DBaaS PostgreSQL API",
+        description="Serve an emulator of the IONOS DBaaS PostgreSQL v1 API (GET /clusters, "
+        "GET and PATCH /clusters/{id}, at the root and under /databases/postgresql), for demos "
+        "and tests. Any Bearer token or Basic user:password is accepted unless --token or "
+        "--username/--password are given. After a PATCH a cluster is BUSY for --busy-seconds; "
+        "a PATCH to a cluster that is not AVAILABLE gets 409 (our choice: the real API's "
+        "answer is undocumented). Each request is logged on stderr.",
+        epilog="example: reconciler emulator --port 8080, then "
+        "curl -H 'Authorization: Bearer x' localhost:8080/clusters",
+    )
+    parser.add_argument(
+        "--host", default="127.0.0.1", help="address to listen on (default: 127.0.0.1)"
+    )
+    parser.add_argument(
+        "--port",
+        type=_port,
+        default=8080,
+        help="port to listen on; 0 picks a free one (default: 8080)",
+    )
+    parser.add_argument(
+        "--busy-seconds",
+        type=_non_negative,
+        default=5.0,
+        metavar="SECONDS",
+        help="how long a cluster stays BUSY after a PATCH (default: 5)",
+    )
+    parser.add_argument(
+        "--latency-ms",
+        type=_non_negative,
+        default=0.0,
+        metavar="MS",
+        help="delay added to every request (default: 0)",
+    )
+    source = parser.add_mutually_exclusive_group()
+    source.add_argument(
+        "--clusters",
+        metavar="FILE",
+        help="start with the clusters in this JSON "
+        "file (a list of cluster objects, or a cluster list response)",
+    )
+    source.add_argument(
+        "--count",
+        type=_common._positive_int,
+        metavar="N",
+        help="start with N generated clusters instead of the demo set",
+    )
+    parser.add_argument(
+        "--seed",
+        type=int,
+        default=0,
+        help="seed of generated clusters and random faults (default: 0)",
+    )
+    faults = parser.add_argument_group("faults", "shares of requests that fail, from 0 to 1")
+    faults.add_argument(
+        "--fail-429",
+        type=_share,
+        default=0.0,
+        metavar="SHARE",
+        help="answer 429 with a Retry-After header",
+    )
+    faults.add_argument(
+        "--retry-after",
+        type=_non_negative,
+        default=1.0,
+        metavar="SECONDS",
+        help="the Retry-After of those 429 answers (default: 1)",
+    )
+    faults.add_argument(
+        "--fail-5xx",
+        type=_share,
+        default=0.0,
+        metavar="SHARE",
+        help="answer with a server error (see --status-5xx)",
+    )
+    faults.add_argument(
+        "--status-5xx",
+        type=int,
+        default=503,
+        choices=range(500, 600),
+        metavar="STATUS",
+        help="status of those server errors (default: 503)",
+    )
+    faults.add_argument(
+        "--drop",
+        type=_share,
+        default=0.0,
+        metavar="SHARE",
+        help="close the connection without any response",
+    )
+    auth = parser.add_argument_group("credentials to require (default: accept any)")
+    auth.add_argument("--token", help="accept only this Bearer token")
+    auth.add_argument("--username", help="accept only this Basic user (with --password)")
+    auth.add_argument("--password", help="the password of --username")
+    parser.add_argument(
+        "--url-file", metavar="PATH", help="write the URL to this file once listening (for scripts)"
+    )
+    parser.add_argument("--quiet", action="store_true", help="do not log each request")
     _common.add_logging_options(parser)
     parser.set_defaults(func=run)
 
 
 def run(args: argparse.Namespace) -> int:
-    raise NotImplementedError
+    from reconciler.emulator import (
+        Emulator,
+        Faults,
+        demo_clusters,
+        generate_clusters,
+        load_clusters,
+    )
+
+    if (args.username is None) != (args.password is None):
+        raise ConfigError("--username and --password go together")
+    if args.clusters:
+        try:
+            clusters = load_clusters(args.clusters)
+        except (OSError, ValueError) as exc:
+            raise ConfigError(f"cannot load clusters: {exc}") from exc
+    elif args.count:
+        clusters = generate_clusters(args.count, seed=args.seed)
+    else:
+        clusters = demo_clusters()
+    emu = Emulator(
+        clusters,
+        busy_seconds=args.busy_seconds,
+        latency_ms=args.latency_ms,
+        faults=Faults(
+            rate_429=args.fail_429,
+            retry_after=args.retry_after,
+            rate_5xx=args.fail_5xx,
+            status_5xx=args.status_5xx,
+            rate_drop=args.drop,
+            seed=args.seed,
+        ),
+        token=args.token,
+        username=args.username,
+        password=args.password,
+    )
+    _setup_request_log(quiet=args.quiet)
+    asyncio.run(_serve(emu, args.host, args.port, args.url_file, len(clusters)))
+    return 0
+
+
+def _setup_request_log(*, quiet: bool) -> None:
+    """The request log is the point of running this by hand: on by default, on stderr."""
+    logger = logging.getLogger("reconciler.emulator")
+    if quiet:
+        logger.setLevel(logging.WARNING)
+        return
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(logging.Formatter("%(asctime)s %(message)s", "%H:%M:%S"))
+    logger.addHandler(handler)
+    logger.setLevel(logging.INFO)
+    logger.propagate = False
+
+
+async def _serve(emu: Emulator, host: str, port: int, url_file: str | None, count: int) -> None:
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, stop.set)
+    try:
+        url = await emu.start(host, port)
+    except OSError as exc:
+        raise ConfigError(f"cannot listen on {host}:{port}: {exc.strerror or exc}") from exc
+    try:
+        print(f"reconciler emulator listening on {url} ({count} clusters)", flush=True)
+        if url_file:
+            # write then rename, so that a script polling for the file never reads half a URL
+            tmp = Path(f"{url_file}.{os.getpid()}.tmp")
+            tmp.write_text(url + "\n", encoding="utf-8")
+            tmp.replace(url_file)
+        await stop.wait()
+    finally:
+        await emu.stop()
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            loop.remove_signal_handler(sig)
