@@ -297,7 +297,7 @@ class Emulator:
             reason = _REASONS.get(status, "server error")
             return _json(status, error_body(status, "server-error", reason))
         try:
-            request["user"] = self._authenticate(request)
+            self._authenticate(request)
             return await handler(request)
         except ApiProblem as exc:
             return _problem(exc)
@@ -375,7 +375,7 @@ class Emulator:
         return _json(200, self.store.get(request.match_info["cluster_id"]))
 
     async def _patch(self, request: web.Request) -> web.Response:
-        user: str = request["user"]
+        user = self._authenticate(request)  # already checked: this names who patched
         cluster_id = request.match_info["cluster_id"]
         self.store.get(cluster_id)  # 404 before looking at the body
         try:
