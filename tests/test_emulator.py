@@ -513,26 +513,25 @@ def test_random_faults_are_reproducible_with_a_seed(make_emulator: Any) -> None:
 def test_latency_is_added_without_serialising_requests(make_emulator: Any) -> None:
     emu = make_emulator(latency_ms=200)
     results: list[int] = []
-    http = httpx.Client(base_url=str(emu.url), headers=BEARER)
+    with httpx.Client(base_url=str(emu.url), headers=BEARER) as http:
 
-    def fetch() -> None:
-        results.append(http.get("/clusters").status_code)
+        def fetch() -> None:
+            results.append(http.get("/clusters").status_code)
 
-    threads = [threading.Thread(target=fetch) for _ in range(5)]
-    started = time.perf_counter()
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
-    took = time.perf_counter() - started
-    assert results == [200] * 5
-    assert 0.2 <= took < 0.9
-    assert emu.max_in_flight == 5
-    emu.reset_max_in_flight()
-    assert emu.max_in_flight == 0
-    fetch()
-    assert emu.max_in_flight == 1
-    http.close()
+        threads = [threading.Thread(target=fetch) for _ in range(5)]
+        started = time.perf_counter()
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+        took = time.perf_counter() - started
+        assert results == [200] * 5
+        assert 0.2 <= took < 0.9  # one after the other would take 1 s
+        assert emu.max_in_flight == 5
+        emu.reset_max_in_flight()
+        assert emu.max_in_flight == 0
+        fetch()
+        assert emu.max_in_flight == 1
 
 
 # ---------------------------------------------------------------- the request log
@@ -588,7 +587,8 @@ def test_clusters_load_from_a_list_or_a_cluster_list(tmp_path: Path) -> None:
 # ---------------------------------------------------------------- the command
 
 
-def test_the_command_serves_until_sigint_and_exits_0(tmp_path: Path) -> None:
+@pytest.mark.parametrize("stop", [signal.SIGINT, signal.SIGTERM], ids=["SIGINT", "SIGTERM"])
+def test_the_command_serves_until_stopped_and_exits_0(tmp_path: Path, stop: signal.Signals) -> None:
     url_file = tmp_path / "url"
     clusters = tmp_path / "clusters.json"
     clusters.write_text(json.dumps(generate_clusters(3)))
@@ -609,7 +609,7 @@ def test_the_command_serves_until_sigint_and_exits_0(tmp_path: Path) -> None:
         assert [c["properties"]["displayName"] for c in body["items"]] == [
             "cluster-00001", "cluster-00002", "cluster-00003",
         ]  # fmt: skip
-        proc.send_signal(signal.SIGINT)
+        proc.send_signal(stop)
         out, err = proc.communicate(timeout=10)
     finally:
         if proc.poll() is None:
@@ -618,3 +618,18 @@ def test_the_command_serves_until_sigint_and_exits_0(tmp_path: Path) -> None:
     assert proc.returncode == 0, err
     assert out == f"reconciler emulator listening on {url} (3 clusters)\n"
     assert "GET /clusters 200 " in err
+
+
+@pytest.mark.parametrize(
+    ("argv", "message"),
+    [(["--clusters", "no-such-file.json"], "cannot load clusters"),
+     (["--username", "alice"], "--username and --password go together"),
+     (["--drop", "1.5"], "must be a share from 0 to 1")],
+)  # fmt: skip
+def test_the_command_refuses_bad_settings_with_exit_1(
+    argv: list[str], message: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from reconciler.cli import main
+
+    assert main(["emulator", "--port", "0", *argv]) == 1
+    assert message in capsys.readouterr().err
