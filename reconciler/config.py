@@ -25,7 +25,9 @@ def normalise_api_url(raw: str) -> str:
     The rule: surrounding blanks and trailing slashes are dropped; a URL without a scheme gets
     `https://`; a URL whose path does not already end in `/databases/postgresql` gets it
     appended. So `https://api.ionos.com` and `http://127.0.0.1:8080` both work (the emulator
-    serves the API at its root and under that path).
+    serves the API at its root and under that path). A URL carrying credentials, a query or a
+    fragment is refused: credentials belong in IONOS_TOKEN or IONOS_USERNAME/IONOS_PASSWORD,
+    and a query would end up in the middle of every request path.
     """
     url = raw.strip().rstrip("/")
     if not url:
@@ -38,6 +40,21 @@ def normalise_api_url(raw: str) -> str:
             f"IONOS_API_URL {raw!r} is not an http(s) URL",
             hint=f"use a URL such as {DEFAULT_API_URL}",
         )
+    if parts.username is not None or parts.password is not None:
+        # never echo the URL itself here: it holds a secret
+        raise ConfigError(
+            "IONOS_API_URL must not contain credentials",
+            hint="put them in IONOS_TOKEN, or IONOS_USERNAME and IONOS_PASSWORD",
+        )
+    if parts.query or parts.fragment or url.endswith(("?", "#")):
+        raise ConfigError(
+            f"IONOS_API_URL {raw!r} must not have a query or fragment",
+            hint=f"use a URL such as {DEFAULT_API_URL}",
+        )
+    try:
+        _ = parts.port  # raises on a port that is not a number from 0 to 65535
+    except ValueError:
+        raise ConfigError(f"IONOS_API_URL {raw!r} has an invalid port") from None
     if not parts.path.endswith(API_PATH):
         url += API_PATH
     return url
@@ -71,6 +88,22 @@ class ApiSettings:
     #: longest single wait between tries, even when Retry-After asks for more
     max_backoff: float = 30.0
     verify_tls: bool = True
+    #: first backoff ceiling in seconds; doubles with each try (full jitter: a uniform draw
+    #: from 0 to the ceiling)
+    backoff_base: float = 0.2
+
+    def __post_init__(self) -> None:
+        """Refuse limits that would hang or spin (0 concurrency, a negative wait)."""
+        if self.concurrency < 1:
+            raise ConfigError(f"concurrency must be at least 1, not {self.concurrency}")
+        if self.max_attempts < 1:
+            raise ConfigError(f"max_attempts must be at least 1, not {self.max_attempts}")
+        for name in ("rate_limit", "timeout", "retry_deadline"):
+            if not getattr(self, name) > 0:
+                raise ConfigError(f"{name} must be greater than 0, not {getattr(self, name)}")
+        for name in ("max_backoff", "backoff_base"):
+            if not getattr(self, name) >= 0:
+                raise ConfigError(f"{name} must be 0 or more, not {getattr(self, name)}")
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None, **overrides: object) -> ApiSettings:
@@ -95,8 +128,18 @@ class ApiSettings:
         if self.username and self.password:
             pair = f"{self.username}:{self.password}".encode()
             return "Basic " + base64.b64encode(pair).decode("ascii")
+        if self.username or self.password:
+            given, missing = (
+                ("IONOS_USERNAME", "IONOS_PASSWORD")
+                if self.username
+                else ("IONOS_PASSWORD", "IONOS_USERNAME")
+            )
+            raise ConfigError(
+                f"incomplete API credentials: {given} is set but {missing} is not",
+                hint=f"set {missing} too, or set IONOS_TOKEN instead",
+            )
         raise ConfigError(
-            "no API credentials",
+            "no API credentials: neither IONOS_TOKEN nor IONOS_USERNAME and IONOS_PASSWORD is set",
             hint="set IONOS_TOKEN, or both IONOS_USERNAME and IONOS_PASSWORD",
         )
 

@@ -7,6 +7,7 @@
     ├── PlanFileError            a saved plan is unreadable, stale or tampered with
     ├── ResolveError             a desired cluster matches no live cluster, or several
     ├── TransportError           no answer from the API after every retry
+    ├── ResponseError            the API answered 2xx with something unusable
     └── ApiError                 the API answered with a status >= 300
         ├── NotFoundError        404
         └── ConflictError        409: the cluster is not AVAILABLE
@@ -83,6 +84,19 @@ class TransportError(ReconcilerError):
         )
         self.cluster_id = cluster_id
         self.attempts = attempts
+
+
+class ResponseError(ReconcilerError):
+    """The API sent a success status with a body that cannot be used (not JSON, no cluster id,
+    paging that never ends); never retried, since asking again would get the same answer."""
+
+    def __init__(self, message: str, *, cluster_id: str | None = None) -> None:
+        super().__init__(
+            message,
+            hint="check IONOS_API_URL points at the DBaaS PostgreSQL v1 API; "
+            "run with --log-level debug to see each request",
+        )
+        self.cluster_id = cluster_id
 
 
 class ApiError(ReconcilerError):
