@@ -29,11 +29,13 @@ def normalise_api_url(raw: str) -> str:
     fragment is refused: credentials belong in IONOS_TOKEN or IONOS_USERNAME/IONOS_PASSWORD,
     and a query would end up in the middle of every request path.
     """
-    url = raw.strip().rstrip("/")
-    if not url:
+    url = raw.strip()
+    if not url.rstrip("/"):
         raise ConfigError("IONOS_API_URL is empty")
+    # the scheme is looked for before slashes are stripped, so that "https://" stays invalid
     if "://" not in url:
         url = "https://" + url
+    url = url.rstrip("/")
     parts = urlsplit(url)
     if parts.scheme not in ("http", "https") or not parts.hostname:
         raise ConfigError(
