@@ -21,32 +21,64 @@ def add_api_options(parser: argparse.ArgumentParser) -> None:
         "Credentials come from IONOS_TOKEN, or IONOS_USERNAME and IONOS_PASSWORD; "
         "IONOS_API_URL and IONOS_CONTRACT_NUMBER are read too.",
     )
-    group.add_argument("--api-url", metavar="URL", help="API base URL (default: $IONOS_API_URL "
-                       "or https://api.ionos.com/databases/postgresql)")
-    group.add_argument("--contract-number", metavar="N", help="contract to act on "
-                       "(default: $IONOS_CONTRACT_NUMBER)")
-    group.add_argument("--concurrency", type=_positive_int, metavar="N",
-                       help="most requests in flight at once (default: 16)")
-    group.add_argument("--rate-limit", type=_positive_float, metavar="RPS",
-                       help="most requests started per second (default: 100)")
-    group.add_argument("--request-timeout", type=_positive_float, metavar="SECONDS",
-                       help="timeout of each HTTP request (default: 30)")
-    group.add_argument("--insecure-skip-tls-verify", action="store_true",
-                       help="do not verify the API's TLS certificate (prints a warning; "
-                       "never use against the real API)")
+    group.add_argument(
+        "--api-url",
+        metavar="URL",
+        help="API base URL (default: $IONOS_API_URL or https://api.ionos.com/databases/postgresql)",
+    )
+    group.add_argument(
+        "--contract-number",
+        metavar="N",
+        help="contract to act on (default: $IONOS_CONTRACT_NUMBER)",
+    )
+    group.add_argument(
+        "--concurrency",
+        type=_positive_int,
+        metavar="N",
+        help="most requests in flight at once (default: 16)",
+    )
+    group.add_argument(
+        "--rate-limit",
+        type=_positive_float,
+        metavar="RPS",
+        help="most requests started per second (default: 100)",
+    )
+    group.add_argument(
+        "--request-timeout",
+        type=_positive_float,
+        metavar="SECONDS",
+        help="timeout of each HTTP request (default: 30)",
+    )
+    group.add_argument(
+        "--insecure-skip-tls-verify",
+        action="store_true",
+        help="do not verify the API's TLS certificate (prints a warning; "
+        "never use against the real API)",
+    )
 
 
 def add_output_options(parser: argparse.ArgumentParser, formats: tuple[str, ...]) -> None:
-    parser.add_argument("--format", choices=formats, default=formats[0],
-                        help=f"output format (default: {formats[0]})")
-    parser.add_argument("--color", choices=("auto", "always", "never"), default="auto",
-                        help="colour the text output (default: auto: only on a terminal, "
-                        "never when NO_COLOR or CI is set)")
+    parser.add_argument(
+        "--format",
+        choices=formats,
+        default=formats[0],
+        help=f"output format (default: {formats[0]})",
+    )
+    parser.add_argument(
+        "--color",
+        choices=("auto", "always", "never"),
+        default="auto",
+        help="colour the text output (default: auto: only on a terminal, "
+        "never when NO_COLOR or CI is set)",
+    )
 
 
 def add_logging_options(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--log-level", choices=("debug", "info", "warning", "error"),
-                        help="log level on stderr (default: $IONOS_LOG_LEVEL or warning)")
+    parser.add_argument(
+        "--log-level",
+        choices=("debug", "info", "warning", "error"),
+        help="log level on stderr (default: $IONOS_LOG_LEVEL or warning)",
+    )
 
 
 def api_settings(args: argparse.Namespace) -> ApiSettings:
@@ -61,8 +93,10 @@ def api_settings(args: argparse.Namespace) -> ApiSettings:
         verify_tls=False if args.insecure_skip_tls_verify else None,
     )
     if not settings.verify_tls:
-        print("warning: TLS certificate verification is OFF (--insecure-skip-tls-verify)",
-              file=sys.stderr)
+        print(
+            "warning: TLS certificate verification is OFF (--insecure-skip-tls-verify)",
+            file=sys.stderr,
+        )
     return settings
 
 
@@ -78,11 +112,15 @@ def use_color(args: argparse.Namespace, stream: TextIO = sys.stdout) -> bool:
 
 def setup_logging(args: argparse.Namespace) -> None:
     level = getattr(args, "log_level", None) or os.environ.get("IONOS_LOG_LEVEL") or "warning"
+    numeric = getattr(logging, level.upper(), logging.WARNING)
     logging.basicConfig(
-        level=getattr(logging, level.upper(), logging.WARNING),
+        level=numeric,
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
         stream=sys.stderr,
     )
+    # httpx and httpcore repeat, at INFO, the request lines our client already logs at DEBUG.
+    for noisy in ("httpx", "httpcore"):
+        logging.getLogger(noisy).setLevel(max(numeric, logging.WARNING))
 
 
 def report_error(exc: ReconcilerError) -> None:
