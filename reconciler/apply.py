@@ -249,7 +249,7 @@ class Applier:
                 return result(Outcome.FAILED, exc.message)
             if live.pooler() == target:
                 if attempted:
-                    return result(Outcome.CONVERGED, "converged")
+                    return result(Outcome.CONVERGED, "")
                 return result(Outcome.CONVERGED, "already matched when re-read: nothing sent")
             moved = _moved(item.live, live)
             if moved and not attempted:
@@ -301,4 +301,4 @@ class Applier:
             return result(Outcome.UNVERIFIED, "PATCH sent; interrupted before convergence was seen")
         except ReconcilerError as exc:
             return result(Outcome.FAILED, f"PATCH sent, but {exc.message}")
-        return result(Outcome.CONVERGED, "converged")
+        return result(Outcome.CONVERGED, "")

@@ -26,7 +26,7 @@ class ProgressLog:
                 f"done ({self.counts['failed'] + self.counts['refused']} failed) - {name}: {event}"
             )
         else:
-            self.stream.write(f"{name}: {event}{': ' + detail if detail else ''}\n")
+            self.stream.write(f"{name}: {detail or event}\n")
         self.stream.flush()
 
     def close(self) -> None:
