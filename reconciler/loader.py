@@ -188,9 +188,13 @@ def _explain(doc: _Doc, error: ValidationError) -> None:
     name = _dotted(where)
     at = doc.values.get(where)
     kind = error.validator
+    # the stubs type these as "maybe unset"; for errors from iter_errors they are always set
+    schema: Any = error.schema
+    instance: Any = error.instance
+    value: Any = error.validator_value
     if kind == "additionalProperties":
-        allowed = sorted(error.schema.get("properties", {}))
-        for key in sorted(set(error.instance) - set(allowed)):
+        allowed = sorted(schema.get("properties", {}))
+        for key in sorted(set(instance) - set(allowed)):
             close = difflib.get_close_matches(key, allowed, n=1)
             hint = (
                 f" (did you mean {close[0]!r}?)" if close else f" (expected: {', '.join(allowed)})"
@@ -199,21 +203,21 @@ def _explain(doc: _Doc, error: ValidationError) -> None:
                 doc.keys.get((*where, key), at), f"unknown key {_dotted((*where, key))!r}{hint}"
             )
     elif kind == "required":
-        missing = error.validator_value
-        absent = [k for k in missing if k not in error.instance]
+        missing = value
+        absent = [k for k in missing if k not in instance]
         for key in absent:
             doc.problem(at, f"{name + ': ' if name else ''}missing required key {key!r}")
     elif kind == "oneOf" and where == ("cluster",):
         doc.problem(at, "cluster needs exactly one of 'id' or 'name'")
     elif kind == "type":
-        expected = error.validator_value
-        got = _JSON_TYPES.get(type(error.instance), type(error.instance).__name__)
-        doc.problem(at, f"{name}: expected {_article(expected)}, got {got} {error.instance!r}")
+        expected = value
+        got = _JSON_TYPES.get(type(instance), type(instance).__name__)
+        doc.problem(at, f"{name}: expected {_article(expected)}, got {got} {instance!r}")
     elif kind == "enum":
-        options = ", ".join(repr(o) for o in error.validator_value)
-        doc.problem(at, f"{name}: {error.instance!r} is not one of {options}")
+        options = ", ".join(repr(o) for o in value)
+        doc.problem(at, f"{name}: {instance!r} is not one of {options}")
     elif kind == "pattern" and where == ("cluster", "id"):
-        doc.problem(at, f"cluster.id: {error.instance!r} is not a UUID")
+        doc.problem(at, f"cluster.id: {instance!r} is not a UUID")
     elif kind == "minLength":
         doc.problem(at, f"{name}: must not be empty")
     else:
