@@ -10,10 +10,10 @@ from reconciler.model import ClusterPlan
 
 
 class ProgressLog:
-    def __init__(self, total: int, *, live: bool, stream: TextIO = sys.stderr) -> None:
+    def __init__(self, total: int, *, live: bool, stream: TextIO | None = None) -> None:
         self.total = total
         self.live = live
-        self.stream = stream
+        self.stream = stream or sys.stderr  # looked up now: a default would freeze it
         self.counts: Counter[str] = Counter()
 
     def __call__(self, event: str, item: ClusterPlan, detail: str) -> None:
