@@ -206,6 +206,8 @@ def _explain(doc: _Doc, error: ValidationError) -> None:
         missing = value
         absent = [k for k in missing if k not in instance]
         for key in absent:
+            if difflib.get_close_matches(key, [str(k) for k in instance], n=1):
+                continue  # a misspelt key: its "unknown key ... did you mean" says it all
             doc.problem(at, f"{name + ': ' if name else ''}missing required key {key!r}")
     elif kind == "oneOf" and where == ("cluster",):
         doc.problem(at, "cluster needs exactly one of 'id' or 'name'")
