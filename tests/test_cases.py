@@ -63,8 +63,10 @@ def test_case(
 ) -> None:
     expect = json.loads((case / "expect.json").read_text())
     emu = make_emulator(clusters=live_clusters(case), busy_seconds=1.0)
+    url = emu.url
+    assert url is not None
     monkeypatch.chdir(case)
-    monkeypatch.setenv("IONOS_API_URL", emu.url)
+    monkeypatch.setenv("IONOS_API_URL", url)
     monkeypatch.setenv("IONOS_TOKEN", "case-token")
     monkeypatch.setenv("NO_COLOR", "1")
 
@@ -72,7 +74,7 @@ def test_case(
         code = main(["plan", "clusters", "--detailed-exitcode", "--format", fmt])
         out = capsys.readouterr().out
         assert code == expect["plan_exit"], out
-        check_golden(case / name, normalise(out, emu.url))
+        check_golden(case / name, normalise(out, url))
     assert {r.method for r in emu.requests} == {"GET"}, "plan sent something other than GET"
 
     emu.clear_requests()
