@@ -9,7 +9,11 @@ from reconciler.cli import _common
 
 
 def register(sub: Any) -> None:
-    parser = sub.add_parser("drift", help="compare live clusters with the files (read-only)", description="Compare live clusters with the files (read-only).")
+    parser = sub.add_parser(
+        "drift",
+        help="compare live clusters with the files (read-only)",
+        description="Compare live clusters with the files (read-only).",
+    )
     _common.add_logging_options(parser)
     parser.set_defaults(func=run)
 

@@ -9,7 +9,11 @@ from reconciler.cli import _common
 
 
 def register(sub: Any) -> None:
-    parser = sub.add_parser("import", help="write desired-state files from live clusters", description="Write desired-state files from live clusters.")
+    parser = sub.add_parser(
+        "import",
+        help="write desired-state files from live clusters",
+        description="Write desired-state files from live clusters.",
+    )
     _common.add_logging_options(parser)
     parser.set_defaults(func=run)
 
