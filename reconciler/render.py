@@ -111,20 +111,15 @@ def plan_markdown(plan: Plan) -> Iterator[str]:
                     f"| {_md(cluster_title(item))} | `{change.field}` | {_md(value(change.old))} "
                     f"| {_md(value(change.new))} | {_md(item.desired.path)} |"
                 )
-    errors = [c for c in plan.clusters if c.action is Action.ERROR]
-    if errors:
-        yield ""
-        yield f"**Cannot be planned ({len(errors)})**"
-        yield ""
-        for item in errors:
-            yield f"- {_md(cluster_title(item))} ({_md(item.desired.path)}): {item.error}"
-    paused = [c for c in plan.clusters if c.action is Action.PAUSED]
-    if paused:
-        yield ""
-        yield f"**Paused, skipped ({len(paused)})**"
-        yield ""
-        for item in paused:
-            yield f"- {_md(cluster_title(item))} ({_md(item.desired.path)})"
+    for action, title in ((Action.ERROR, "Cannot be planned"), (Action.PAUSED, "Paused, skipped")):
+        items = [c for c in plan.clusters if c.action is action]
+        if items:
+            yield ""
+            yield f"**{title} ({len(items)})**"
+            yield ""
+            for item in items:
+                reason = f": {item.error}" if item.error else ""
+                yield f"- {_md(cluster_title(item))} ({_md(item.desired.path)}){reason}"
     if s["noop"]:
         yield ""
         yield f"<details><summary>Unchanged ({s['noop']})</summary>"

@@ -16,10 +16,12 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from jsonschema import Draft202012Validator
 
 from reconciler.cli import main
 from reconciler.emulator import Emulator
 from reconciler.emulator.seed import make_cluster
+from reconciler.resources import load_schema
 
 CASES = sorted(p for p in (Path(__file__).parent / "cases").iterdir() if p.is_dir())
 UPDATE = os.environ.get("RECONCILER_UPDATE_GOLDEN") == "1"
@@ -74,6 +76,8 @@ def test_case(
         code = main(["plan", "clusters", "--detailed-exitcode", "--format", fmt])
         out = capsys.readouterr().out
         assert code == expect["plan_exit"], out
+        if fmt == "json":
+            Draft202012Validator(load_schema("plan.schema.json")).validate(json.loads(out))
         check_golden(case / name, normalise(out, url))
     assert {r.method for r in emu.requests} == {"GET"}, "plan sent something other than GET"
 
