@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import json
+import os
 import re
 import shutil
+import subprocess
+import sys
 import threading
 from collections.abc import Callable
 from pathlib import Path
@@ -219,3 +222,29 @@ def test_colour_only_when_asked_and_never_with_no_color(
     monkeypatch.setenv("NO_COLOR", "1")
     main(["plan", str(clusters), "--color", "always"])
     assert "\x1b[" not in capsys.readouterr().out
+
+
+@pytest.mark.parametrize(("answer", "code", "patches"), [("yes", 0, 3), ("no", 1, 0)])
+def test_apply_asks_a_person_at_a_terminal(
+    api_env: Emulator, clusters: Path, answer: str, code: int, patches: int
+) -> None:
+    main_fd, tty_fd = os.openpty()
+    env = {k: v for k, v in os.environ.items() if k != "CI"}
+    try:
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "reconciler", "apply", str(clusters), *FAST],
+            stdin=tty_fd,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            env=env,
+        )
+        os.write(main_fd, f"{answer}\n".encode())
+        out, err = proc.communicate(timeout=60)
+    finally:
+        os.close(main_fd)
+        os.close(tty_fd)
+    assert proc.returncode == code, err
+    assert b"Apply these changes to 3 cluster(s)? Only 'yes' will be accepted:" in out
+    assert len(api_env.patches()) == patches
+    if answer != "yes":
+        assert b"apply cancelled: nothing was sent" in err
