@@ -105,7 +105,9 @@ class _Reader:
         except _Stop:
             return None
         except yaml.MarkedYAMLError as exc:
-            message = " ".join(p for p in (exc.context, exc.problem) if p)
+            message = exc.problem or exc.context or "cannot be parsed"
+            if exc.problem and exc.context:
+                message += f" ({exc.context})"
             mark = exc.problem_mark or exc.context_mark
             at = (mark.line + 1, mark.column + 1) if mark else None
             self.problem(at, f"invalid YAML: {message}")
@@ -209,7 +211,7 @@ class _Reader:
         node = yaml.ScalarNode(tag, event.value)
         try:
             return _CONSTRUCTOR.yaml_constructors[tag](_CONSTRUCTOR, node)
-        except (ValueError, yaml.YAMLError):
+        except (ValueError, KeyError, TypeError, yaml.YAMLError):  # e.g. `!!bool maybe`
             self.problem(
                 event, f"{_dotted(where)}: {event.value!r} is not a valid {_short(tag)} value"
             )

@@ -1,0 +1,273 @@
+"""The load stage: one document's text -> DesiredCluster, files and directories -> Loaded."""
+
+from __future__ import annotations
+
+import json
+import re
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from jsonschema import Draft202012Validator
+
+from reconciler.errors import Problem, ValidationFailed
+from reconciler.loader import Loaded, load, parse
+from reconciler.model import DesiredCluster
+
+ROOT = Path(__file__).resolve().parent.parent
+SCHEMA_FILE = ROOT / "schemas" / "cluster.schema.json"
+EXAMPLES = ROOT / "examples" / "clusters"
+UUID = "498ae72f-411f-11eb-9d07-046c59cc737e"
+
+
+def _doc(n: int) -> str:
+    return f"cluster:\n  id: {UUID[:-2]}{n:02d}\nconnectionPooler:\n  enabled: true\n"
+
+
+def test_parse_by_id_keeps_what_the_file_says_and_where() -> None:
+    text = (
+        "# yaml-language-server: $schema=../../schemas/cluster.schema.json\n"
+        f"cluster:\n  id: {UUID.upper()}\n"
+        "connectionPooler:\n  enabled: true\n  poolMode: session\n"
+    )
+    assert parse(text, "x.yaml") == (
+        DesiredCluster(
+            path="x.yaml",
+            line=2,
+            cluster_id=UUID.upper(),
+            name=None,
+            enabled=True,
+            pool_mode="session",
+            paused=False,
+        ),
+        [],
+    )
+
+
+def test_parse_by_name_manages_only_the_fields_written() -> None:
+    cluster, problems = parse(
+        "cluster: {name: analytics-prod}\nconnectionPooler: {enabled: false}\npaused: true\n",
+        "a.yml",
+    )
+    assert problems == []
+    assert cluster is not None
+    assert (cluster.name, cluster.cluster_id, cluster.paused) == ("analytics-prod", None, True)
+    assert cluster.declared() == {"enabled": False}
+
+
+@pytest.mark.parametrize(
+    ("value", "expected"),
+    [
+        ("'2024-01-31'", "2024-01-31"),
+        ("!!str 2024-01-31", "2024-01-31"),
+        ("'123'", "123"),
+        ('"on"', "on"),
+        ("orders prod # a comment", "orders prod"),
+    ],
+)
+def test_names_are_read_as_strings_when_quoted_or_tagged(value: str, expected: str) -> None:
+    cluster, problems = parse(
+        f"cluster:\n  name: {value}\nconnectionPooler:\n  enabled: true\n", "x"
+    )
+    assert problems == []
+    assert cluster is not None and cluster.name == expected
+
+
+def test_standard_tags_are_accepted() -> None:
+    cluster, problems = parse(
+        "!!map\ncluster: !!map {name: !!str a}\nconnectionPooler: {enabled: !!bool true}\n", "x"
+    )
+    assert problems == []
+    assert cluster is not None and cluster.enabled is True
+
+
+def test_parse_lists_every_schema_problem_in_file_order() -> None:
+    text = (
+        "paused: 1\n"
+        "cluster:\n  id: nope\n  colour: red\n"
+        "connectionPooler:\n  poolMode: both\n"
+        "extra: {}\n"
+    )
+    cluster, problems = parse(text, "x.yaml")
+    assert cluster is None
+    assert [(p.line, p.column) for p in problems] == [
+        (1, 9),
+        (3, 7),
+        (4, 3),
+        (6, 3),
+        (6, 13),
+        (7, 1),
+    ]
+    assert [p.message.split(":")[0] for p in problems] == [
+        "paused",
+        "cluster.id",
+        "unknown key 'cluster.colour' (expected",
+        "connectionPooler",
+        "connectionPooler.poolMode",
+        "unknown key 'extra' (expected",
+    ]
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.text(alphabet=st.sampled_from(list("ab:-[]{}&*!? \n\t'\"#|>,%@`~01")), max_size=60))
+def test_parse_never_raises_on_any_text(text: str) -> None:
+    cluster, problems = parse(text, "fuzz.yaml")
+    assert (cluster is None) == bool(problems)
+    assert all(p.line >= 1 and p.column >= 1 for p in problems)
+
+
+def test_an_alias_bomb_is_refused_without_being_expanded() -> None:
+    lines = ['a: &a ["lol","lol","lol","lol","lol","lol","lol","lol","lol"]']
+    lines += [
+        f"l{i}: &l{i} [" + ",".join([f"*{'a' if i == 0 else f'l{i - 1}'}"] * 9) + "]"
+        for i in range(30)
+    ]
+    cluster, problems = parse("\n".join(lines), "bomb.yaml")
+    assert cluster is None
+    assert problems == [
+        Problem(
+            "bomb.yaml",
+            1,
+            4,
+            "YAML anchors and aliases are not allowed (anchor '&a'): write values out",
+        )
+    ]
+
+
+def test_directories_are_walked_in_a_stable_order_skipping_hidden(tmp_path: Path) -> None:
+    layout = ["b/z.yaml", "a.yml", "b/a.YAML", ".git/x.yaml", "b/.hidden.yaml", "c/.d/y.yml"]
+    for n, rel in enumerate([*layout, "notes.txt"]):
+        target = tmp_path / rel
+        target.parent.mkdir(parents=True, exist_ok=True)
+        target.write_text(_doc(n))
+    loaded = load([tmp_path])
+    assert [Path(c.path).relative_to(tmp_path).as_posix() for c in loaded.clusters] == [
+        "a.yml",
+        "b/a.YAML",
+        "b/z.yaml",
+    ]
+    assert [p for p, _ in loaded.sources] == [c.path for c in loaded.clusters]
+
+
+def test_paths_are_shown_as_the_user_wrote_them(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "desired" / "prod").mkdir(parents=True)
+    (tmp_path / "desired" / "prod" / "a.yaml").write_text(_doc(1))
+    (tmp_path / "b.yaml").write_text(_doc(2))
+    loaded = load(["./desired/", "b.yaml"])
+    assert [c.path for c in loaded.clusters] == ["./desired/prod/a.yaml", "b.yaml"]
+
+
+def test_sources_are_the_sha256_of_each_files_bytes(tmp_path: Path) -> None:
+    import hashlib
+
+    body = ("\ufeff" + _doc(1)).encode()  # a byte-order mark is allowed
+    (tmp_path / "a.yaml").write_bytes(body)
+    loaded = load([tmp_path / "a.yaml"])
+    assert loaded.sources == ((str(tmp_path / "a.yaml"), hashlib.sha256(body).hexdigest()),)
+    assert re.fullmatch(r"sha256:[0-9a-f]{64}", loaded.digest)
+
+
+def test_the_digest_changes_with_any_input_and_only_then(tmp_path: Path) -> None:
+    (tmp_path / "a.yaml").write_text(_doc(1))
+    (tmp_path / "b.yaml").write_text(_doc(2))
+    before = load([tmp_path]).digest
+    assert load([tmp_path]).digest == before
+    (tmp_path / "b.yaml").write_text(_doc(2) + "# reviewed\n")
+    edited = load([tmp_path]).digest
+    assert edited != before
+    (tmp_path / "b.yaml").rename(tmp_path / "c.yaml")
+    assert load([tmp_path]).digest not in (before, edited)
+
+
+def test_load_raises_with_every_problem_of_every_file(tmp_path: Path) -> None:
+    (tmp_path / "a.yaml").write_text("[")
+    (tmp_path / "b.yaml").write_bytes(b"\xff\xfe")
+    (tmp_path / "c.yaml").write_text(_doc(1))
+    (tmp_path / "d.yaml").write_text(_doc(1))
+    with pytest.raises(ValidationFailed) as caught:
+        load([tmp_path, tmp_path / "missing"])
+    assert [(Path(p.path).name, p.line) for p in caught.value.problems] == [
+        ("missing", 1),
+        ("a.yaml", 1),
+        ("b.yaml", 1),
+        ("d.yaml", 1),
+    ]
+    assert caught.value.message == "4 problems in the desired-state files"
+
+
+# --- the schema and the examples -------------------------------------------------------------
+
+
+def _objects(schema: dict[str, Any]) -> list[dict[str, Any]]:
+    found = [schema] if schema.get("type") == "object" else []
+    for sub in schema.get("properties", {}).values():
+        found += _objects(sub)
+    return found
+
+
+def test_the_schema_is_a_documented_closed_2020_12_schema() -> None:
+    schema = json.loads(SCHEMA_FILE.read_text(encoding="utf-8"))
+    Draft202012Validator.check_schema(schema)
+    assert schema["$schema"] == "https://json-schema.org/draft/2020-12/schema"
+    assert schema["$id"] and schema["title"] and schema["description"]
+    objects = _objects(schema)
+    assert len(objects) == 3
+    for obj in objects:
+        assert obj["additionalProperties"] is False
+        for name, prop in obj["properties"].items():
+            assert prop.get("description"), name
+
+
+def test_every_example_validates_against_the_schema_file() -> None:
+    validator = Draft202012Validator(json.loads(SCHEMA_FILE.read_text(encoding="utf-8")))
+    files = sorted(EXAMPLES.glob("*.yaml"))
+    assert len(files) == 5
+    for path in files:
+        text = path.read_text(encoding="utf-8")
+        modeline = text.splitlines()[0]
+        assert modeline == "# yaml-language-server: $schema=../../schemas/cluster.schema.json"
+        assert (path.parent / modeline.split("=", 1)[1]).resolve() == SCHEMA_FILE
+        assert list(validator.iter_errors(yaml.safe_load(text))) == [], path.name
+
+
+def test_the_examples_want_what_the_demo_expects() -> None:
+    loaded: Loaded = load([EXAMPLES])
+    assert [
+        (Path(c.path).name, c.cluster_id, c.name, c.declared(), c.paused) for c in loaded.clusters
+    ] == [
+        ("analytics-prod.yaml", None, "analytics-prod", {"enabled": False}, False),
+        (
+            "billing-prod.yaml",
+            "c3f5a9e1-8d24-4b7a-a6e0-91f2b7d4c058",
+            None,
+            {"enabled": True, "poolMode": "session"},
+            False,
+        ),
+        (
+            "legacy-reports.yaml",
+            "9d04f6b8-2a7c-4e53-8c19-b6e0a3f5d471",
+            None,
+            {"enabled": True, "poolMode": "transaction"},
+            True,
+        ),
+        (
+            "orders-prod.yaml",
+            "498ae72f-411f-11eb-9d07-046c59cc737e",
+            None,
+            {"enabled": True, "poolMode": "transaction"},
+            False,
+        ),
+        (
+            "orders-staging.yaml",
+            None,
+            "orders-staging",
+            {"enabled": True, "poolMode": "session"},
+            False,
+        ),
+    ]

@@ -1,0 +1,50 @@
+"""Start-up stays light: `--help` and `validate` never pay for the HTTP stack or the emulator."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+EXAMPLE = ROOT / "examples" / "clusters" / "orders-prod.yaml"
+HTTP_STACK = {"httpx", "deepdiff", "aiohttp"}
+
+
+def _run_fresh(code: str) -> tuple[set[str], str]:
+    """Run `code` in a new interpreter; return the modules it imported and what it printed."""
+    script = (
+        "import sys\n"
+        + code
+        + "\nprint('MODULES', ' '.join(sorted(m for m in sys.modules if '.' not in m)))\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", script], capture_output=True, text=True, cwd=ROOT, timeout=60
+    )
+    assert done.returncode == 0, done.stderr
+    output, _, modules = done.stdout.rpartition("MODULES ")
+    return set(modules.split()), output
+
+
+def test_help_imports_no_heavy_library() -> None:
+    modules, output = _run_fresh(
+        "from reconciler.cli import main\n"
+        "try:\n"
+        "    main(['--help'])\n"
+        "except SystemExit as exc:\n"
+        "    assert exc.code == 0, exc.code\n"
+        "else:\n"
+        "    raise AssertionError('--help did not exit')\n"
+    )
+    assert "usage: reconciler" in output
+    assert "reconciler" in modules  # the check itself works
+    assert not modules & (HTTP_STACK | {"yaml", "jsonschema"})
+
+
+def test_validate_imports_no_http_library() -> None:
+    modules, output = _run_fresh(
+        f"from reconciler.cli import main\nassert main(['validate', {str(EXAMPLE)!r}]) == 0\n"
+    )
+    assert output == "1 file valid\n"
+    assert {"yaml", "jsonschema"} <= modules
+    assert not modules & HTTP_STACK
