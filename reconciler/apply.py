@@ -97,7 +97,7 @@ class Watcher:
             ready,
             deadline,
             self.options.poll_initial,
-            now + self.options.poll_initial,
+            min(now + self.options.poll_initial, deadline),
             loop.create_future(),
         )
         self._waiters.append(waiter)
@@ -123,9 +123,9 @@ class Watcher:
                 with contextlib.suppress(TimeoutError):
                     await asyncio.wait_for(self.stop.wait(), timeout=max(0.0, next_due - now))
                 continue
-            await self._poll(due)
+            polled = await self._poll(due)
             now = time.monotonic()
-            for w in due:
+            for w in polled:
                 if w.future.done():
                     continue
                 if w.last is not None and w.ready(w.last):
@@ -137,32 +137,42 @@ class Watcher:
                     w.due = min(now + w.interval, w.deadline)
             self._waiters = [w for w in self._waiters if not w.future.done()]
 
-    async def _poll(self, due: list[_Waiter]) -> None:
-        if len(due) > self.options.batch_threshold:
+    async def _poll(self, due: list[_Waiter]) -> list[_Waiter]:
+        """Refresh the due waiters; returns every waiter that got a fresh reading.
+
+        When many clusters are waited for, one list walk refreshes all of them at once (due
+        or not): waiters fall due a few milliseconds apart, so counting only the due ones
+        would almost never batch.
+        """
+        if len(self._waiters) > self.options.batch_threshold:
+            polled = list(self._waiters)
             try:
                 by_id = {c.id: c for c in await self.client.list_clusters()}
             except ReconcilerError as exc:
-                for w in due:
+                for w in polled:
                     if not w.future.done():
                         w.future.set_exception(exc)
-                return
-            for w in due:
+                return polled
+            for w in polled:
                 found = by_id.get(w.cluster_id)
+                if w.future.done():
+                    continue
                 if found is None:
                     w.future.set_exception(
                         ReconcilerError(f"cluster {w.cluster_id} is no longer listed by the API")
                     )
                 else:
                     w.last = found
-            return
+            return polled
         results = await asyncio.gather(
             *(self.client.get_cluster(w.cluster_id) for w in due), return_exceptions=True
         )
         for w, result in zip(due, results, strict=True):
             if isinstance(result, LiveCluster):
                 w.last = result
-            elif isinstance(result, BaseException):
+            elif isinstance(result, BaseException) and not w.future.done():
                 w.future.set_exception(result)
+        return due
 
 
 def _moved(planned: LiveCluster, now: LiveCluster) -> list[str]:
@@ -191,8 +201,17 @@ class Applier:
         self.progress = progress or (lambda event, item, detail: None)
         self.watcher = Watcher(client, options, self.stop)
         self._gate = asyncio.Semaphore(options.concurrency)
+        self._snapshot: dict[str, LiveCluster] = {}
 
     async def run(self, plan: Plan) -> ApplyReport:
+        updates = sum(1 for item in plan.clusters if item.action is Action.UPDATE)
+        if updates > self.options.batch_threshold:
+            # Many changes: re-read them all with one list walk instead of one GET each; it
+            # still happens right before the PATCHes, and halves the requests sent.
+            try:
+                self._snapshot = {c.id: c for c in await self.client.list_clusters()}
+            except ReconcilerError:
+                self._snapshot = {}  # each cluster falls back to its own GET
         results = await asyncio.gather(*(self._one(item) for item in plan.clusters))
         stats: Any = getattr(self.client, "stats", None)
         return ApplyReport(
@@ -234,7 +253,9 @@ class Applier:
             if self.stop.is_set():
                 return result(Outcome.NOT_SENT, "interrupted before its PATCH was sent")
             try:
-                live = await self.client.get_cluster(cluster_id)
+                live = self._snapshot.pop(cluster_id, None) or await self.client.get_cluster(
+                    cluster_id
+                )
                 if live.state != "AVAILABLE":
                     self.progress("waiting", item, f"{live.state}: waiting for AVAILABLE")
                     live = await self.watcher.wait(

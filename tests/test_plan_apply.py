@@ -16,7 +16,7 @@ import pytest
 from jsonschema import Draft202012Validator
 
 from reconciler.cli import main
-from reconciler.emulator import Emulator
+from reconciler.emulator import Emulator, generate_clusters
 from reconciler.resources import load_schema
 
 EXAMPLES = Path(__file__).resolve().parent.parent / "examples" / "clusters"
@@ -248,3 +248,30 @@ def test_apply_asks_a_person_at_a_terminal(
     assert len(api_env.patches()) == patches
     if answer != "yes":
         assert b"apply cancelled: nothing was sent" in err
+
+
+def test_many_changes_are_read_and_polled_with_list_walks(
+    make_emulator: Callable[..., Emulator],
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    live = generate_clusters(30, seed=7)
+    emu = make_emulator(clusters=live, busy_seconds=0.8)
+    assert emu.url is not None
+    monkeypatch.setenv("IONOS_API_URL", emu.url)
+    monkeypatch.setenv("IONOS_TOKEN", "t")
+    for cluster in live:
+        enabled = not (cluster["properties"].get("connectionPooler") or {}).get("enabled", False)
+        (tmp_path / f"{cluster['id']}.yaml").write_text(
+            f"cluster:\n  id: {cluster['id']}\nconnectionPooler:\n  enabled: {str(enabled).lower()}"
+            "\n  poolMode: session\n"
+        )
+    assert main(["apply", str(tmp_path), "--auto-approve", *FAST]) == 0
+    assert "30 converged" in capsys.readouterr().out
+    patches = [r for r in emu.requests if r.method == "PATCH"]
+    assert sorted(r.path.rsplit("/", 1)[1] for r in patches) == sorted(c["id"] for c in live)
+    by_id = [
+        r for r in emu.requests if r.method == "GET" and r.path != "/databases/postgresql/clusters"
+    ]
+    assert by_id == [], "each cluster was read on its own"
