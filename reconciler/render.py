@@ -10,7 +10,7 @@ import json
 from collections.abc import Iterator
 from typing import Any
 
-from reconciler import planfile
+from reconciler import markdown, planfile
 from reconciler.model import Action, ApplyReport, ClusterPlan, Outcome, Plan
 
 _COLORS = {"green": "32", "yellow": "33", "red": "31", "bold": "1", "dim": "2", "cyan": "36"}
@@ -95,7 +95,17 @@ def _md(text: str) -> str:
     return "`" + text.replace("`", "'").replace("|", "\\|").replace("\n", " ") + "`"
 
 
-def plan_markdown(plan: Plan) -> Iterator[str]:
+def plan_markdown(plan: Plan, *, budget: int = markdown.DEFAULT_BUDGET) -> Iterator[str]:
+    """Cut with a note before GitHub's comment limit; the JSON plan keeps every detail."""
+    return markdown.truncate(
+        _plan_markdown(plan),
+        full_detail="The full plan is in the JSON: `reconciler plan --format json` "
+        "or the file saved with `--out`.",
+        budget=budget,
+    )
+
+
+def _plan_markdown(plan: Plan) -> Iterator[str]:
     s = planfile.summary(plan)
     yield "### reconciler plan"
     yield ""

@@ -1,22 +1,107 @@
-"""`reconciler drift`: compare live clusters with the files (read-only)."""
+"""`reconciler drift`: compare live clusters with the files, read-only, for cron and CI."""
 
 from __future__ import annotations
 
 import argparse
-from typing import Any
+import asyncio
+import sys
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 from reconciler.cli import _common
+
+if TYPE_CHECKING:
+    from collections.abc import Iterator
+
+    from reconciler.drift import DriftReport
+    from reconciler.model import Plan
+
+FORMATS = ("text", "json", "markdown", "junit")
 
 
 def register(sub: Any) -> None:
     parser = sub.add_parser(
         "drift",
         help="compare live clusters with the files (read-only)",
-        description="Compare live clusters with the files (read-only).",
+        description="Load and validate the desired-state files and the ignore file, fetch the "
+        "live clusters and report, per cluster, every connectionPooler field whose live value "
+        "differs from the file (desired and live values). The comparison is plan's, but the "
+        "client cannot send anything but GET. Drift covered by an ignore rule in force is "
+        "listed as ignored; a rule past its 'until' date no longer hides anything and is "
+        "reported as expired.",
+        epilog="exit codes: 0 in sync (ignored drift included), 1 error (invalid files, "
+        "missing credentials, any cluster that cannot be checked), 2 drift found",
     )
+    parser.add_argument("paths", nargs="+", metavar="PATH", help="YAML files or directories")
+    parser.add_argument(
+        "--ignore-file",
+        metavar="FILE",
+        help="accepted drift (default: ./.reconcilerignore when it exists; "
+        "a file given here must exist)",
+    )
+    parser.add_argument(
+        "--output",
+        metavar="FILE",
+        help="write the report in --format to FILE; stdout then gets the text report "
+        "(the exit code is the same)",
+    )
+    _common.add_output_options(parser, FORMATS)
+    _common.add_api_options(parser)
     _common.add_logging_options(parser)
     parser.set_defaults(func=run)
 
 
 def run(args: argparse.Namespace) -> int:
-    raise NotImplementedError
+    from datetime import UTC, datetime
+
+    from reconciler import drift, engine, ignore, loader
+    from reconciler.client import Client
+
+    # every input is checked before the first request
+    loaded = loader.load(args.paths)
+    ignore_file = ignore.resolve_path(args.ignore_file)
+    rules = ignore.load(ignore_file) if ignore_file else ()
+    settings = _common.api_settings(args)
+
+    async def main() -> Plan:
+        async with Client(settings, read_only=True) as client:
+            live = await engine.fetch(client, loaded.clusters)
+        return engine.make_plan(loaded, live, settings.url)
+
+    plan = asyncio.run(main())
+    report = drift.build_report(
+        plan, rules, today=datetime.now(UTC).date(), ignore_file=ignore_file
+    )
+    if args.output:
+        _write(args.output, _render(report, args.format, color=False))
+        lines = _render(report, "text", color=_common.use_color(args))
+    else:
+        lines = _render(report, args.format, color=_common.use_color(args))
+    for line in lines:
+        print(line)
+    if args.output:
+        print(f"Drift report ({args.format}) written to {args.output}", file=sys.stderr)
+    return report.exit_code
+
+
+def _render(report: DriftReport, fmt: str, *, color: bool) -> Iterator[str]:
+    from reconciler import drift
+
+    if fmt == "json":
+        return drift.drift_json(report)
+    if fmt == "markdown":
+        return drift.drift_markdown(report)
+    if fmt == "junit":
+        return drift.drift_junit(report)
+    return drift.drift_text(report, color=color)
+
+
+def _write(path: str, lines: Iterator[str]) -> None:
+    from reconciler.errors import ReconcilerError
+
+    try:
+        Path(path).write_text("".join(line + "\n" for line in lines), encoding="utf-8")
+    except OSError as exc:
+        raise ReconcilerError(
+            f"cannot write the drift report to {path}: {exc.strerror or exc}"
+        ) from exc

@@ -1,22 +1,122 @@
-"""`reconciler import`: write desired-state files from live clusters."""
+"""`reconciler import`: write desired-state files that adopt live clusters as they are."""
 
 from __future__ import annotations
 
 import argparse
-from typing import Any
+import asyncio
+import os
+import sys
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 from reconciler.cli import _common
 
+if TYPE_CHECKING:
+    from reconciler.config import ApiSettings
+    from reconciler.model import LiveCluster
+
 
 def register(sub: Any) -> None:
+    from reconciler.importer import DEFAULT_SCHEMA_REF
+
     parser = sub.add_parser(
         "import",
         help="write desired-state files from live clusters",
-        description="Write desired-state files from live clusters.",
+        description="Write one desired-state file per live cluster from its current pooler "
+        "settings: the cluster by id (its displayName as a comment), 'enabled' and 'poolMode', "
+        "so that a plan over the result reports no changes. Files are named after the "
+        "displayName, made safe for any file system (clusters whose names clash get the start "
+        "of their id appended). Nothing is overwritten without --force: every target is "
+        "checked first, and if any exists, nothing at all is written. Sends only GET requests.",
+        epilog="exit codes: 0 files written, 1 error (a target exists, a cluster not found, "
+        "API or credential errors)",
     )
+    parser.add_argument(
+        "--out-dir", required=True, metavar="DIR", help="where to write (created if missing)"
+    )
+    which = parser.add_mutually_exclusive_group(required=True)
+    which.add_argument(
+        "--id", action="append", metavar="ID", help="import the cluster with this id (repeatable)"
+    )
+    which.add_argument(
+        "--name",
+        action="append",
+        metavar="NAME",
+        help="import the cluster whose displayName is exactly NAME (repeatable)",
+    )
+    which.add_argument("--all", action="store_true", help="import every cluster")
+    parser.add_argument("--force", action="store_true", help="overwrite files that already exist")
+    parser.add_argument(
+        "--schema-ref",
+        default=DEFAULT_SCHEMA_REF,
+        metavar="REF",
+        help="path or URL of cluster.schema.json for the editor modeline in each file "
+        f"(default: {DEFAULT_SCHEMA_REF})",
+    )
+    _common.add_api_options(parser)
     _common.add_logging_options(parser)
     parser.set_defaults(func=run)
 
 
 def run(args: argparse.Namespace) -> int:
-    raise NotImplementedError
+    from reconciler import importer
+    from reconciler.errors import ReconcilerError
+
+    settings = _common.api_settings(args)
+    clusters = asyncio.run(_fetch(settings, args))
+    if not clusters:
+        print("No clusters to import.", file=sys.stderr)
+        return 0
+    names = importer.file_names(clusters)
+    out_dir = Path(args.out_dir)
+    targets = [(cluster, out_dir / names[cluster.id]) for cluster in clusters]
+    existing = [str(path) for _, path in targets if os.path.lexists(path)]
+    if existing and not args.force:
+        for shown in existing:
+            print(f"exists: {shown}", file=sys.stderr)
+        what = (
+            "1 target file already exists"
+            if len(existing) == 1
+            else (f"{len(existing)} target files already exist")
+        )
+        raise ReconcilerError(
+            f"{what}: nothing was written",
+            hint="use --force to overwrite them, or choose another --out-dir",
+        )
+    try:
+        out_dir.mkdir(parents=True, exist_ok=True)
+        for cluster, path in targets:
+            _write(path, importer.render(cluster, schema_ref=args.schema_ref), force=args.force)
+            print(f"wrote {path}  ({cluster.name}, {cluster.id})")
+    except OSError as exc:
+        raise ReconcilerError(f"cannot write to {args.out_dir}: {exc}") from exc
+    count = len(targets)
+    print(f"Imported {count} cluster{'s' if count != 1 else ''} into {out_dir}.")
+    return 0
+
+
+async def _fetch(settings: ApiSettings, args: argparse.Namespace) -> list[LiveCluster]:
+    """The wanted clusters, by id: every one must exist (and a name match exactly one)."""
+    from reconciler.client import Client
+
+    async with Client(settings, read_only=True) as client:
+        if args.all:
+            found = await client.list_clusters()
+        elif args.id:
+            found = list(await asyncio.gather(*(client.get_cluster(i) for i in args.id)))
+        else:
+            found = list(await asyncio.gather(*(client.resolve_name(n) for n in args.name)))
+    unique = {c.id.lower(): c for c in found}
+    return sorted(unique.values(), key=lambda c: (c.name, c.id.lower()))
+
+
+def _write(path: Path, text: str, *, force: bool) -> None:
+    """Exclusive create unless forced, so a file appearing since the check is never replaced;
+    a forced write goes through a temporary file, so a reader never sees half a file."""
+    if not force:
+        with open(path, "x", encoding="utf-8") as handle:
+            handle.write(text)
+        return
+    temporary = path.with_name(f".{path.name}.tmp")
+    temporary.write_text(text, encoding="utf-8")
+    os.replace(temporary, path)
