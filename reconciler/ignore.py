@@ -39,6 +39,15 @@ Where = tuple[str | int, ...]
 Pos = tuple[int, int]
 
 
+class IgnoreFileInvalid(ValidationFailed):
+    """Problems in the ignore file: listed like those of desired-state files, named as its."""
+
+    def __init__(self, problems: list[Problem]) -> None:
+        super().__init__(problems)
+        count = len(problems)
+        self.args = (f"{count} problem{'s' if count != 1 else ''} in the ignore file",)
+
+
 def resolve_path(explicit: str | None) -> str | None:
     """The ignore file to read: the one given (which must exist), else ./.reconcilerignore
     when it exists, else None (no rules)."""
@@ -59,23 +68,23 @@ def load(path: str) -> tuple[IgnoreRule, ...]:
         with open(path, "rb") as handle:
             data = handle.read(MAX_FILE_BYTES + 1)
     except OSError as exc:
-        raise ValidationFailed(
+        raise IgnoreFileInvalid(
             [Problem(path, 1, 1, f"cannot read the ignore file: {exc.strerror or exc}")]
         ) from exc
     if len(data) > MAX_FILE_BYTES:
-        raise ValidationFailed(
+        raise IgnoreFileInvalid(
             [Problem(path, 1, 1, f"ignore files are limited to {MAX_FILE_BYTES} bytes")]
         )
     try:
         text = data.decode("utf-8-sig")
     except UnicodeDecodeError as exc:
         line = data.count(b"\n", 0, exc.start) + 1
-        raise ValidationFailed(
+        raise IgnoreFileInvalid(
             [Problem(path, line, 1, "not UTF-8 text: save the ignore file as UTF-8")]
         ) from exc
     rules, problems = parse(text, path)
     if problems:
-        raise ValidationFailed(problems)
+        raise IgnoreFileInvalid(problems)
     return rules
 
 

@@ -361,7 +361,7 @@ def test_invalid_ignore_file_is_reported_at_file_line_col_before_any_request(
     assert err[:3] == [
         ".reconcilerignore:2:5: ignore[0]: missing required key 'reason'",
         ".reconcilerignore:3:5: unknown key 'ignore[0].feild' (did you mean 'field'?)",
-        "error: 2 problems in the desired-state files",
+        "error: 2 problems in the ignore file",
     ]
     write(
         Path(".reconcilerignore"),
