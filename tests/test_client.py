@@ -613,7 +613,7 @@ def test_next_links_of_every_form_are_followed(style: str) -> None:
         )
     )
     assert [c.id for c in clusters] == [c["id"] for c in fleet]
-    assert len(seen) == 4  # 2 + 2 + 2 + an empty page
+    assert len(seen) == len(fleet) // 2 + 1  # full pages of 2, then an empty page
     assert all(u.startswith("http://api.test/databases/postgresql/clusters?") for u in seen)
 
 

@@ -100,6 +100,9 @@ def test_demo_clusters_match_the_shared_table(client: httpx.Client) -> None:
         (LEGACY, "legacy-reports", "us/las", "null", "AVAILABLE", "15"),
         ("2b7e4d90-6c1a-4f38-9e25-d8a0b3c7f614", "orders-prod-archive", "de/fra", off,
          "AVAILABLE", "15"),
+        ("3c9f1e27-6b4d-4a85-9e02-7d1b5c8a4f36", "payments-prod", "de/fra", off, "AVAILABLE", "15"),
+        ("8e2a6d14-9c3b-4f70-a5e8-1b7d0c4f9e25", "reporting-prod", "de/txl", on % "transaction",
+         "AVAILABLE", "15"),
     }  # fmt: skip
 
 
@@ -112,7 +115,7 @@ def test_get_returns_the_same_cluster_as_the_list(client: httpx.Client) -> None:
 
 @pytest.mark.parametrize("prefix", ["", "/databases/postgresql"])
 def test_both_url_prefixes_serve_the_api(client: httpx.Client, prefix: str) -> None:
-    assert len(client.get(f"{prefix}/clusters").json()["items"]) == 6
+    assert len(client.get(f"{prefix}/clusters").json()["items"]) == 8
     assert client.get(f"{prefix}/clusters/{ORDERS_PROD}").json()["id"] == ORDERS_PROD
     patched = client.patch(f"{prefix}/clusters/{ORDERS_PROD}", json=SESSION_ON)
     assert patched.status_code == 200
@@ -133,21 +136,21 @@ def test_unknown_route_and_method_answer_with_error_responses(client: httpx.Clie
 
 
 def test_paging_links_walk_every_cluster_once(client: httpx.Client, emulator: Emulator) -> None:
-    first = client.get("/clusters", params={"limit": 4}).json()
-    assert [first["offset"], first["limit"], len(first["items"])] == [0, 4, 4]
+    first = client.get("/clusters", params={"limit": 5}).json()
+    assert [first["offset"], first["limit"], len(first["items"])] == [0, 5, 5]
     assert "prev" not in first["links"]
-    assert first["links"]["self"] == f"{emulator.url}/clusters?offset=0&limit=4"
-    assert first["links"]["next"] == f"{emulator.url}/clusters?offset=4&limit=4"
+    assert first["links"]["self"] == f"{emulator.url}/clusters?offset=0&limit=5"
+    assert first["links"]["next"] == f"{emulator.url}/clusters?offset=5&limit=5"
     second = client.get(first["links"]["next"]).json()
-    assert [second["offset"], len(second["items"])] == [4, 2]
+    assert [second["offset"], len(second["items"])] == [5, 3]
     assert "next" not in second["links"]
-    assert second["links"]["prev"] == f"{emulator.url}/clusters?offset=0&limit=4"
+    assert second["links"]["prev"] == f"{emulator.url}/clusters?offset=0&limit=5"
     seen = [c["id"] for c in first["items"] + second["items"]]
     assert sorted(seen) == sorted(c["id"] for c in demo_clusters())
 
 
 def test_a_page_ending_exactly_at_the_last_item_has_no_next(client: httpx.Client) -> None:
-    body = client.get("/clusters", params={"limit": 3, "offset": 3}).json()
+    body = client.get("/clusters", params={"limit": 3, "offset": 5}).json()
     assert len(body["items"]) == 3
     assert set(body["links"]) == {"self", "prev"}
     beyond = client.get("/clusters", params={"offset": 50}).json()

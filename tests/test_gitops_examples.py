@@ -26,7 +26,8 @@ from reconciler.resources import load_schema
 ROOT = Path(__file__).resolve().parent.parent
 GITOPS = ROOT / "examples" / "gitops"
 WORKFLOWS = GITOPS / ".github" / "workflows"
-ORDERS_PROD = "498ae72f-411f-11eb-9d07-046c59cc737e"
+PAYMENTS_PROD = "3c9f1e27-6b4d-4a85-9e02-7d1b5c8a4f36"
+REPORTING_PROD = "8e2a6d14-9c3b-4f70-a5e8-1b7d0c4f9e25"
 #: a shell command that runs reconciler (perhaps by its full path, in a `{ ...; }` group, or as
 #: a systemd ExecStart=); a mere mention, as in `echo "reconciler plan failed"`, is not one
 _COMMAND = re.compile(
@@ -213,7 +214,7 @@ def test_every_github_and_ops_command_runs(
     _run(found["reconciler-apply.yml"], checkout, env)
     assert emu.patches() == [
         (
-            ORDERS_PROD,
+            PAYMENTS_PROD,
             {
                 "metadata": {},
                 "properties": {"connectionPooler": {"enabled": True, "poolMode": "transaction"}},
@@ -237,7 +238,7 @@ def test_every_gitlab_command_runs(
     emu = make_emulator(busy_seconds=0.8)
     env = _environment(emu, tmp_path)
     _run(gitlab_commands(), checkout, env)
-    assert [cid for cid, _ in emu.patches()] == [ORDERS_PROD]
+    assert [cid for cid, _ in emu.patches()] == [PAYMENTS_PROD]
     assert "**Plan: 1 to change" in (checkout / "plan.md").read_text()
     assert ET.parse(checkout / "drift.xml").getroot().get("failures") == "0"
 
@@ -245,10 +246,10 @@ def test_every_gitlab_command_runs(
 def test_the_example_ignore_entry_is_realistic_and_in_use(
     make_emulator: Callable[..., Emulator], checkout: Path, tmp_path: Path
 ) -> None:
-    """The analytics team's trial shows up as ignored drift, not as a failure, while in force."""
+    """The data team's trial shows up as ignored drift, not as a failure, while in force."""
     emu = make_emulator()
-    emu.set_pooler("5e8b2c71-0f39-4d16-b8a4-7c9e3f10d2a6", None, "session")
-    emu.set_pooler(ORDERS_PROD, True, None)
+    emu.set_pooler(REPORTING_PROD, None, "session")
+    emu.set_pooler(PAYMENTS_PROD, True, None)
     env = _environment(emu, tmp_path)
     done = subprocess.run(
         ["reconciler", "drift", "clusters/", "--format", "json"],

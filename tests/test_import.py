@@ -21,6 +21,8 @@ DEMO_FILES = [
     "orders-prod-archive.yaml",
     "orders-prod.yaml",
     "orders-staging.yaml",
+    "payments-prod.yaml",
+    "reporting-prod.yaml",
 ]
 
 
@@ -35,12 +37,12 @@ def test_import_then_plan_reports_no_changes(
 ) -> None:
     assert main(["import", "--out-dir", "clusters", "--all"]) == 0
     out = capsys.readouterr().out
-    assert out.endswith("Imported 6 clusters into clusters.\n")
+    assert out.endswith("Imported 8 clusters into clusters.\n")
     assert sorted(p.name for p in Path("clusters").iterdir()) == DEMO_FILES
     assert main(["validate", "clusters"]) == 0
     capsys.readouterr()
     assert main(["plan", "clusters", "--detailed-exitcode"]) == 0
-    assert capsys.readouterr().out == "No changes. 6 clusters match the desired state.\n"
+    assert capsys.readouterr().out == "No changes. 8 clusters match the desired state.\n"
     assert main(["drift", "clusters"]) == 0
     assert {r.method for r in api_env.requests} == {"GET"}
 

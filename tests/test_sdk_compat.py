@@ -30,14 +30,14 @@ def clusters_api(emulator: Emulator, request: pytest.FixtureRequest) -> Iterator
 
 def test_sdk_lists_every_cluster_page_by_page(clusters_api: Any, emulator: Emulator) -> None:
     first = clusters_api.clusters_get(limit=4, offset=0)
-    second = clusters_api.clusters_get(limit=4, offset=4)
+    second = clusters_api.clusters_get(limit=5, offset=4)
     assert (first.type, first.limit, first.offset) == ("collection", 4, 0)
     assert first.links.next is not None and first.links.prev is None
     assert second.links.next is None
     names = [c.properties.display_name for c in first.items + second.items]
     assert names == [
         "orders-prod", "orders-staging", "billing-prod", "analytics-prod", "legacy-reports",
-        "orders-prod-archive",
+        "orders-prod-archive", "payments-prod", "reporting-prod",
     ]  # fmt: skip
     assert all(c.metadata.state == "AVAILABLE" for c in first.items + second.items)
     assert [r.auth for r in emulator.requests] == ["Bearer", "Bearer"]

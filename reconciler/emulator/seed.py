@@ -61,6 +61,23 @@ _DEMO: tuple[tuple[str, str, str, dict[str, Any] | None, str, str], ...] = (
         "z5x2c8v4b7n1m3qd",
         "2022-01-18T10:05:31.000Z",
     ),
+    # managed by the example GitOps repository (examples/gitops/)
+    (
+        "3c9f1e27-6b4d-4a85-9e02-7d1b5c8a4f36",
+        "payments-prod",
+        "de/fra",
+        {"enabled": False, "poolMode": "transaction"},
+        "h4j7k1l9p2o5i8ue",
+        "2024-02-12T07:48:20.000Z",
+    ),
+    (
+        "8e2a6d14-9c3b-4f70-a5e8-1b7d0c4f9e25",
+        "reporting-prod",
+        "de/txl",
+        {"enabled": True, "poolMode": "transaction"},
+        "q6w3e9r2t5y8u1ia",
+        "2024-06-03T15:27:44.000Z",
+    ),
 )
 _BACKUP = {
     "de/fra": "de",
@@ -129,7 +146,7 @@ def make_cluster(
 
 
 def demo_clusters() -> list[dict[str, Any]]:
-    """The six demo clusters shared with examples/clusters/ (fresh copies each call)."""
+    """The demo clusters that examples/clusters/ and examples/gitops/ manage (fresh copies)."""
     out = []
     for index, (cid, name, location, pooler, dns, created) in enumerate(_DEMO):
         out.append(
