@@ -700,9 +700,13 @@ class Client:
         return self._scrub(text)
 
     def _scrub(self, text: str) -> str:
-        """Mask our own secrets in text that came from elsewhere (a body echoing a header)."""
+        """Mask our own secrets in text that came from elsewhere (a body echoing a header).
+
+        Only whole occurrences are masked (not inside a longer word): a short test token such
+        as "t" would otherwise turn every message into "clus[secret]er no[secret] found".
+        """
         for secret in self._secrets:
-            text = text.replace(secret, "[secret]")
+            text = re.sub(rf"(?<![A-Za-z0-9]){re.escape(secret)}(?![A-Za-z0-9])", "[secret]", text)
         return text
 
 

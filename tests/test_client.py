@@ -871,3 +871,12 @@ def test_a_body_echoing_the_token_is_scrubbed() -> None:
         )
     assert TOKEN not in str(caught.value)
     assert "Bearer [secret]" in caught.value.api_message
+
+
+def test_a_short_secret_does_not_mangle_messages(emulator: Emulator) -> None:
+    assert emulator.url is not None
+    settings = ApiSettings.from_env({"IONOS_API_URL": emulator.url, "IONOS_TOKEN": "t"})
+    with pytest.raises(NotFoundError) as caught:
+        run(with_client(settings, lambda c: c.get_cluster("no-such-cluster")))
+    assert "[secret]" not in str(caught.value)
+    assert "not found" in str(caught.value)

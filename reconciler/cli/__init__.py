@@ -40,8 +40,8 @@ def build_parser() -> argparse.ArgumentParser:
             "PostgreSQL clusters from desired-state YAML files."
         ),
         epilog=(
-            "exit codes: 0 ok / no changes, 1 error, 2 changes or drift found "
-            "(plan and apply with --detailed-exitcode, drift always), 130 interrupted"
+            "exit codes: 0 ok / no changes, 1 error, 2 changes found (plan --detailed-exitcode) "
+            "or drift found (drift), 130 interrupted"
         ),
     )
     parser.add_argument("--version", action="version", version=f"reconciler {__version__}")
