@@ -17,7 +17,7 @@ from xml.etree import ElementTree as ET
 
 import pytest
 
-from reconciler import __version__, drift, markdown, render
+from reconciler import __version__, drift, ignore, markdown, render
 from reconciler.cli import main
 from reconciler.emulator import Emulator, generate_clusters
 from reconciler.model import Action, Change, ClusterPlan, DesiredCluster, LiveCluster, Plan
@@ -488,3 +488,19 @@ def test_markdown_from_the_command_line_is_truncated(
     assert main(["drift", "clusters", "--format", "json"]) == 2
     doc = json.loads(capsys.readouterr().out)
     assert doc["summary"]["drifted"] == 700  # the JSON keeps everything
+
+
+@pytest.mark.parametrize(
+    ("text", "words"),
+    [
+        ("ignore: " + "[" * 990 + "]" * 990 + "\n", "nested more than 32 levels deep"),
+        ("ignore:\n  - &rule {cluster: a, reason: b}\n  - *rule\n", "anchors and aliases"),
+        ("ignore:\n  - cluster: a\n    reason: b\n    until: 2026-02-30\n", "not a real date"),
+    ],
+    ids=["deep", "alias", "impossible-date"],
+)
+def test_a_hostile_or_broken_ignore_file_is_a_problem_not_a_crash(text: str, words: str) -> None:
+    rules, problems = ignore.parse(text, ".reconcilerignore")
+    assert rules == ()
+    assert problems and words in problems[0].message
+    assert problems[0].path == ".reconcilerignore"
