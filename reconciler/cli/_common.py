@@ -44,6 +44,13 @@ def add_api_options(parser: argparse.ArgumentParser) -> None:
         help="most requests started per second (default: 100)",
     )
     group.add_argument(
+        "--max-attempts",
+        type=_positive_int,
+        metavar="N",
+        help="tries of one request before giving up on 429, 5xx and network errors "
+        "(default: 6)",
+    )
+    group.add_argument(
         "--request-timeout",
         type=_positive_float,
         metavar="SECONDS",
@@ -90,6 +97,7 @@ def api_settings(args: argparse.Namespace) -> ApiSettings:
         concurrency=args.concurrency,
         rate_limit=args.rate_limit,
         timeout=args.request_timeout,
+        max_attempts=args.max_attempts,
         verify_tls=False if args.insecure_skip_tls_verify else None,
     )
     if not settings.verify_tls:
