@@ -1,0 +1,90 @@
+"""Secrets never leave: not in output, logs, errors, plan files or reports, at any verbosity."""
+
+from __future__ import annotations
+
+import base64
+import os
+import shutil
+import subprocess
+import sys
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+
+from reconciler.config import ApiSettings
+from reconciler.emulator import Emulator
+
+EXAMPLES = Path(__file__).resolve().parent.parent / "examples" / "clusters"
+TOKEN = "tok-9f8e7d6c5b4a-SECRET"
+USER, PASSWORD = "ops@example.com", "pw-Mb2r5oHf0t-SECRET"
+BASIC = base64.b64encode(f"{USER}:{PASSWORD}".encode()).decode()
+
+
+def run(args: list[str], cwd: Path, env: dict[str, str]) -> str:
+    done = subprocess.run(
+        [sys.executable, "-m", "reconciler", *args],
+        cwd=cwd, env=env, capture_output=True, text=True, timeout=120,
+    )  # fmt: skip
+    assert done.returncode in (0, 1, 2), done.stderr
+    return done.stdout + done.stderr
+
+
+@pytest.mark.parametrize("auth", ["token", "basic"])
+def test_a_full_cycle_at_debug_level_never_shows_a_secret(
+    make_emulator: Callable[..., Emulator], tmp_path: Path, auth: str
+) -> None:
+    emu = make_emulator(
+        busy_seconds=0.8,
+        token=TOKEN if auth == "token" else None,
+        username=USER if auth == "basic" else None,
+        password=PASSWORD if auth == "basic" else None,
+    )
+    assert emu.url is not None
+    shutil.copytree(EXAMPLES, tmp_path / "clusters")
+    env = {k: v for k, v in os.environ.items() if not k.startswith("IONOS_") and k != "CI"}
+    env |= {"IONOS_API_URL": emu.url, "IONOS_LOG_LEVEL": "debug"}
+    if auth == "token":
+        env["IONOS_TOKEN"] = TOKEN
+    else:
+        env |= {"IONOS_USERNAME": USER, "IONOS_PASSWORD": PASSWORD}
+
+    outputs = [
+        run(["validate", "clusters"], tmp_path, env),
+        run(["plan", "clusters", "--out", "plan.json", "--format", "json"], tmp_path, env),
+        run(["plan", "clusters", "--format", "markdown"], tmp_path, env),
+        run(["apply", "plan.json", "--format", "json"], tmp_path, env),
+        run(["drift", "clusters", "--format", "junit", "--output", "drift.xml"], tmp_path, env),
+        run(["import", "--out-dir", "imported", "--all"], tmp_path, env),
+        # errors, too: a cluster that does not exist, and an API refusing the credentials
+        run(["plan", "clusters", "--api-url", emu.url + "/nowhere"], tmp_path, env),
+    ]
+    wrong = env | ({"IONOS_TOKEN": TOKEN + "x"} if auth == "token" else
+                   {"IONOS_PASSWORD": PASSWORD + "x"})  # fmt: skip
+    outputs.append(run(["plan", "clusters"], tmp_path, wrong))
+    files = [p for p in tmp_path.rglob("*") if p.is_file() and "clusters" not in p.parts[-2:-1]]
+    outputs += [p.read_text() for p in files]
+
+    assert "DEBUG" in "".join(outputs), "the debug log level was not in force"
+    assert any(len(p.read_text()) > 100 for p in files if p.name == "plan.json")
+    for text in outputs:
+        for secret in (TOKEN, PASSWORD, BASIC):
+            assert secret not in text
+
+
+def test_settings_never_show_secrets_in_repr() -> None:
+    settings = ApiSettings.from_env({"IONOS_TOKEN": TOKEN, "IONOS_PASSWORD": PASSWORD,
+                                     "IONOS_USERNAME": USER})  # fmt: skip
+    assert TOKEN not in repr(settings) and PASSWORD not in repr(settings)
+
+
+def test_tls_verification_is_on_and_only_an_explicit_flag_turns_it_off(
+    api_env: Emulator, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from reconciler.cli import main
+
+    assert ApiSettings.from_env({"IONOS_TOKEN": "t"}).verify_tls is True
+    assert main(["plan", str(EXAMPLES)]) == 0
+    assert "TLS" not in capsys.readouterr().err
+    assert main(["plan", str(EXAMPLES), "--insecure-skip-tls-verify"]) == 0
+    assert "warning: TLS certificate verification is OFF" in capsys.readouterr().err
