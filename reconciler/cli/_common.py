@@ -47,8 +47,7 @@ def add_api_options(parser: argparse.ArgumentParser) -> None:
         "--max-attempts",
         type=_positive_int,
         metavar="N",
-        help="tries of one request before giving up on 429, 5xx and network errors "
-        "(default: 6)",
+        help="tries of one request before giving up on 429, 5xx and network errors (default: 6)",
     )
     group.add_argument(
         "--request-timeout",
