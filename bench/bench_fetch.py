@@ -105,6 +105,7 @@ def main() -> None:
         "baseline: a sequential loop of httpx GETs over one keep-alive connection; "
         f"the list walk's figure is the best of {RUNS} runs"
     )
+    print()
 
 
 if __name__ == "__main__":

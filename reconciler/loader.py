@@ -12,6 +12,7 @@ import hashlib
 import os
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
+from functools import cache
 from typing import TYPE_CHECKING, Any
 
 from reconciler.errors import Problem, ValidationFailed
@@ -55,6 +56,7 @@ class Checked:
     files: int
 
 
+@cache
 def validator() -> Draft202012Validator:
     """The compiled schema, built once per process."""
     from jsonschema import Draft202012Validator
