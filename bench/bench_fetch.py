@@ -12,14 +12,14 @@ import time
 
 import httpx
 
-from bench import emulator_process, print_table
+from bench import print_table
+from bench._common import TOKEN, emulator
 from reconciler.client import Client
 from reconciler.config import ApiSettings, normalise_api_url
 from reconciler.model import DesiredCluster
 
 COUNT = 1000
 LATENCY_MS = 20
-TOKEN = "bench-token"
 #: the client's best of this many runs (the baseline, at ~20 s, runs once)
 RUNS = 3
 
@@ -67,8 +67,8 @@ def baseline(api_url: str, ids: list[str]) -> float:
 
 def main() -> None:
     args = ("--count", str(COUNT), "--latency-ms", str(LATENCY_MS))
-    with emulator_process(*args) as url:
-        settings = ApiSettings(url=normalise_api_url(url), token=TOKEN)
+    with emulator(*args) as emu:
+        settings = ApiSettings(url=normalise_api_url(emu.url), token=TOKEN)
         ids = asyncio.run(cluster_ids(settings))
         assert len(ids) == COUNT, f"the emulator serves {len(ids)} clusters, not {COUNT}"
         desired = desired_for(ids)
