@@ -369,13 +369,8 @@ def _field_doc(f: FieldDrift) -> dict[str, Any]:
 
 
 def cluster_document(c: ClusterDrift) -> dict[str, Any]:
-    d, live = c.plan.desired, c.plan.live
     return {
-        "file": d.path,
-        "line": d.line,
-        "ref": {"id": d.cluster_id, "name": d.name},
-        "id": live.id if live else None,
-        "name": live.name if live else None,
+        **planfile.identity(c.plan.desired, c.plan.live),
         "status": c.status.value,
         "drift": [
             {

@@ -41,14 +41,21 @@ def _live_doc(live: LiveCluster | None) -> dict[str, Any] | None:
     }
 
 
-def cluster_document(item: ClusterPlan) -> dict[str, Any]:
-    d, live = item.desired, item.live
+def identity(d: DesiredCluster, live: LiveCluster | None) -> dict[str, Any]:
+    """Which file and which cluster an entry is about; shared by the plan and drift documents."""
     return {
         "file": d.path,
         "line": d.line,
         "ref": {"id": d.cluster_id, "name": d.name},
         "id": live.id if live else None,
         "name": live.name if live else None,
+    }
+
+
+def cluster_document(item: ClusterPlan) -> dict[str, Any]:
+    d, live = item.desired, item.live
+    return {
+        **identity(d, live),
         "action": item.action.value,
         "desired": d.declared(),
         "live": _live_doc(live),
