@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import asyncio
 import logging
 import os
 import sys
@@ -12,6 +13,8 @@ from reconciler.errors import ReconcilerError, ValidationFailed
 
 if TYPE_CHECKING:
     from reconciler.config import ApiSettings
+    from reconciler.loader import Loaded
+    from reconciler.model import Plan
 
 
 def add_api_options(parser: argparse.ArgumentParser) -> None:
@@ -85,6 +88,19 @@ def add_logging_options(parser: argparse.ArgumentParser) -> None:
         choices=("debug", "info", "warning", "error"),
         help="log level on stderr (default: $IONOS_LOG_LEVEL or warning)",
     )
+
+
+def read_only_plan(loaded: Loaded, settings: ApiSettings) -> Plan:
+    """Fetch and plan with a client that can send nothing but GET (plan and drift)."""
+    from reconciler import engine
+    from reconciler.client import Client
+
+    async def main() -> Plan:
+        async with Client(settings, read_only=True) as client:
+            live = await engine.fetch(client, loaded.clusters)
+        return engine.make_plan(loaded, live, settings.url)
+
+    return asyncio.run(main())
 
 
 def api_settings(args: argparse.Namespace) -> ApiSettings:

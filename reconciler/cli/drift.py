@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import asyncio
 import sys
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -14,7 +13,6 @@ if TYPE_CHECKING:
     from collections.abc import Iterator
 
     from reconciler.drift import DriftReport
-    from reconciler.model import Plan
 
 FORMATS = ("text", "json", "markdown", "junit")
 
@@ -54,21 +52,13 @@ def register(sub: Any) -> None:
 def run(args: argparse.Namespace) -> int:
     from datetime import UTC, datetime
 
-    from reconciler import drift, engine, ignore, loader
-    from reconciler.client import Client
+    from reconciler import drift, ignore, loader
 
     # every input is checked before the first request
     loaded = loader.load(args.paths)
     ignore_file = ignore.resolve_path(args.ignore_file)
     rules = ignore.load(ignore_file) if ignore_file else ()
-    settings = _common.api_settings(args)
-
-    async def main() -> Plan:
-        async with Client(settings, read_only=True) as client:
-            live = await engine.fetch(client, loaded.clusters)
-        return engine.make_plan(loaded, live, settings.url)
-
-    plan = asyncio.run(main())
+    plan = _common.read_only_plan(loaded, _common.api_settings(args))
     report = drift.build_report(
         plan, rules, today=datetime.now(UTC).date(), ignore_file=ignore_file
     )

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import asyncio
 import sys
 from typing import Any
 
@@ -38,18 +37,10 @@ def register(sub: Any) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from reconciler import engine, loader, planfile, render
-    from reconciler.client import Client
+    from reconciler import loader, planfile, render
 
     loaded = loader.load(args.paths)
-    settings = _common.api_settings(args)
-
-    async def main() -> Any:
-        async with Client(settings, read_only=True) as client:
-            live = await engine.fetch(client, loaded.clusters)
-        return engine.make_plan(loaded, live, settings.url)
-
-    plan = asyncio.run(main())
+    plan = _common.read_only_plan(loaded, _common.api_settings(args))
     if args.out:
         planfile.write(args.out, plan)
     if args.format == "json":
