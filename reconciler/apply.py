@@ -1,21 +1,28 @@
 """Executes a Plan through the client: re-read, PATCH, wait, verify. Never re-diffs.
 
-Each cluster is handled on its own so that one failure does not stop the others. Before its PATCH
-a cluster is re-read (the API has no ETag or If-Match): if it is not AVAILABLE we wait for it, and
-if its pooler moved since the plan we refuse, since the plan the user approved no longer holds.
-After the PATCH we wait until the cluster is AVAILABLE with the target pooler again.
+The API has no ETag or If-Match, so nothing stops two writers at the API. The rule that keeps
+them apart (docs/guarantees.md): before every PATCH, the first one and any repeat after a 409, a
+throttle, a server fault or a lost answer, the cluster is read again, and the PATCH goes out only
+if its pooler still equals what the plan was computed from. Already at the target: nothing is
+sent. Anything else: the cluster is refused, naming the field that moved. After the PATCH we wait
+until the cluster is AVAILABLE with the target pooler, and a cluster that ends up with other
+values is a failure, never "converged". Each cluster is handled on its own so that one failure
+does not stop the others.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
+import math
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from enum import Enum
 from typing import TYPE_CHECKING, Any
 
-from reconciler.errors import ApiError, ConflictError, ReconcilerError
+from reconciler.errors import ApiError, ConflictError, ReconcilerError, TransportError
 from reconciler.model import (
     POOLER_FIELDS,
     Action,
@@ -50,6 +57,11 @@ class ApplyOptions:
     batch_threshold: int = 20
     #: PATCHes in flight at once; a PATCH waiting for a slot is dropped if the run is stopped
     concurrency: int = 16
+    #: a list walk's reading of a cluster is used as its re-read before a PATCH only while
+    #: younger than this; it bounds the time between the re-read and the PATCH
+    reread_max_age: float = 1.0
+    #: 409 answers to one cluster's PATCH before it is given up
+    max_conflicts: int = 5
 
 
 class WaitTimeout(ReconcilerError):
@@ -128,7 +140,13 @@ class Watcher:
             for w in polled:
                 if w.future.done():
                     continue
-                if w.last is not None and w.ready(w.last):
+                try:
+                    ready = w.last is not None and w.ready(w.last)
+                except ReconcilerError as exc:  # the reading rules waiting out
+                    w.future.set_exception(exc)
+                    continue
+                if ready:
+                    assert w.last is not None
                     w.future.set_result(w.last)
                 elif now >= w.deadline:
                     w.future.set_exception(_Expired())
@@ -175,17 +193,56 @@ class Watcher:
         return due
 
 
-def _moved(planned: LiveCluster, now: LiveCluster) -> list[str]:
-    before, after = planned.pooler(), now.pooler()
+def _shown(value: Any) -> str:
+    return json.dumps(value)
+
+
+def _moved(planned: dict[str, Any], now: dict[str, Any]) -> list[str]:
     return [
-        f"{name} moved since the plan (planned from {before[name]!r}, now {after[name]!r})"
+        f"{name} moved since the plan (planned from {_shown(planned[name])}, "
+        f"now {_shown(now[name])})"
         for name in POOLER_FIELDS
-        if before[name] != after[name]
+        if planned[name] != now[name]
     ]
 
 
+class _Verdict(Enum):
+    """What a fresh read of a cluster says apply may do next."""
+
+    SEND = "send"
+    WAIT = "wait"
+    MATCHED = "matched"
+
+
+class _Refusal(ReconcilerError):
+    """The cluster is not the one, or not in the state, the plan was computed from."""
+
+
+def decide(item: ClusterPlan, live: LiveCluster, target: dict[str, Any]) -> _Verdict:
+    """The rule for every PATCH, first or repeated: send only onto what the plan was computed
+    from. Raises _Refusal naming what moved; MATCHED means the target already holds."""
+    assert item.live is not None
+    wanted = item.desired
+    if wanted.name is not None and live.name != wanted.name:
+        raise _Refusal(
+            f"the cluster is now named {_shown(live.name)}, not {_shown(wanted.name)}: "
+            "nothing sent, plan again"
+        )
+    if live.id.lower() != item.live.id.lower():
+        raise _Refusal(f"the API answered for cluster {live.id}, not {item.live.id}")
+    if live.state != "AVAILABLE":
+        return _Verdict.WAIT
+    if live.pooler() == target:
+        return _Verdict.MATCHED
+    moved = _moved(item.live.pooler(), live.pooler())
+    if moved:
+        raise _Refusal("; ".join(moved) + ": nothing sent, plan again")
+    return _Verdict.SEND
+
+
 class Applier:
-    """Applies one plan; `stop` set (Ctrl-C) means: send no new PATCH, wait for nothing."""
+    """Applies one plan; `stop` set (Ctrl-C, SIGTERM) means: send no new PATCH, wait for
+    nothing."""
 
     def __init__(
         self,
@@ -201,17 +258,16 @@ class Applier:
         self.progress = progress or (lambda event, item, detail: None)
         self.watcher = Watcher(client, options, self.stop)
         self._gate = asyncio.Semaphore(options.concurrency)
+        self._batch = False
         self._snapshot: dict[str, LiveCluster] = {}
+        self._snapshot_at = -math.inf
+        self._snapshot_lock = asyncio.Lock()
 
     async def run(self, plan: Plan) -> ApplyReport:
         updates = sum(1 for item in plan.clusters if item.action is Action.UPDATE)
-        if updates > self.options.batch_threshold:
-            # Many changes: re-read them all with one list walk instead of one GET each; it
-            # still happens right before the PATCHes, and halves the requests sent.
-            try:
-                self._snapshot = {c.id: c for c in await self.client.list_clusters()}
-            except ReconcilerError:
-                self._snapshot = {}  # each cluster falls back to its own GET
+        # Many changes: re-read them with list walks (one request per 1,000 clusters) instead
+        # of one GET each, as long as a walk is younger than `reread_max_age`.
+        self._batch = updates > self.options.batch_threshold
         results = await asyncio.gather(*(self._one(item) for item in plan.clusters))
         stats: Any = getattr(self.client, "stats", None)
         return ApplyReport(
@@ -238,62 +294,127 @@ class Applier:
         self.progress(event, item, result.detail)
         return result
 
+    async def _reread(self, cluster_id: str) -> LiveCluster:
+        """The cluster as it is now: from a list walk younger than `reread_max_age` (each
+        walk's reading used once), else one GET."""
+        if self._batch:
+            async with self._snapshot_lock:
+                age = time.monotonic() - self._snapshot_at
+                if age > self.options.reread_max_age:
+                    began = time.monotonic()
+                    try:
+                        listed = await self.client.list_clusters()
+                    except ReconcilerError:
+                        listed = None
+                    if listed is None or time.monotonic() - began > self.options.reread_max_age:
+                        # a walk that fails, or is stale once read: one GET each from now on
+                        self._batch = False
+                    else:
+                        self._snapshot = {c.id.lower(): c for c in listed}
+                        self._snapshot_at = began
+            found = self._snapshot.pop(cluster_id.lower(), None)
+            if found is not None:
+                return found
+        return await self.client.get_cluster(cluster_id)
+
     async def _update(self, item: ClusterPlan, started: float) -> ClusterResult:
         assert item.live is not None and item.patch is not None
         cluster_id = item.live.id
         target: dict[str, Any] = item.patch["properties"]["connectionPooler"]
         deadline = started + self.options.timeout
-        attempted = False
         sent = 0
+        last_sent = started
+        conflicts = 0
+        failures = 0
+
+        def count() -> None:
+            nonlocal sent, last_sent
+            sent += 1
+            last_sent = time.monotonic()
 
         def result(outcome: Outcome, detail: str) -> ClusterResult:
             return ClusterResult(item, outcome, detail, time.monotonic() - started, sent)
 
-        for _ in range(5):
-            if self.stop.is_set():
-                return result(Outcome.NOT_SENT, "interrupted before its PATCH was sent")
-            try:
-                live = self._snapshot.pop(cluster_id, None) or await self.client.get_cluster(
-                    cluster_id
+        def stopped() -> ClusterResult:
+            if sent:
+                return result(
+                    Outcome.UNVERIFIED, "PATCH sent; interrupted before convergence was seen"
                 )
-                if live.state != "AVAILABLE":
+            return result(Outcome.NOT_SENT, "interrupted before its PATCH was sent")
+
+        while True:
+            if self.stop.is_set():
+                return stopped()
+            if time.monotonic() >= deadline:
+                return result(
+                    Outcome.FAILED,
+                    f"timed out after {self.options.timeout:.0f}s before the PATCH was accepted"
+                    + (f" ({_patches(sent)} sent, none answered)" if sent else ""),
+                )
+            verdict: _Verdict | None = None
+            try:
+                async with self._gate:
+                    if self.stop.is_set():
+                        return stopped()
+                    live = await self._reread(cluster_id)
+                    verdict = decide(item, live, target)
+                    if verdict is _Verdict.SEND:
+                        await self.client.patch_cluster(cluster_id, item.patch, on_sent=count)
+                if verdict is _Verdict.WAIT:
                     self.progress("waiting", item, f"{live.state}: waiting for AVAILABLE")
-                    live = await self.watcher.wait(
+                    await self.watcher.wait(
                         cluster_id,
                         lambda c: c.state == "AVAILABLE",
                         deadline,
                         "the cluster to be AVAILABLE before its PATCH",
                     )
+                    continue  # read it again, right before the PATCH
             except Interrupted:
-                return result(Outcome.NOT_SENT, "interrupted before its PATCH was sent")
-            except ReconcilerError as exc:
-                return result(Outcome.FAILED, exc.message)
-            if live.pooler() == target:
-                if attempted:
-                    return result(Outcome.CONVERGED, "")
-                return result(Outcome.CONVERGED, "already matched when re-read: nothing sent")
-            moved = _moved(item.live, live)
-            if moved and not attempted:
-                return result(Outcome.REFUSED, "; ".join(moved) + ": nothing sent, plan again")
-            try:
-                async with self._gate:
-                    if self.stop.is_set():
-                        return result(Outcome.NOT_SENT, "interrupted before its PATCH was sent")
-                    attempted = True
-                    await self.client.patch_cluster(cluster_id, item.patch)
+                return stopped()
+            except _Refusal as exc:
+                if sent:
+                    return result(Outcome.FAILED, f"after {_patches(sent)}: {exc.message}")
+                return result(Outcome.REFUSED, exc.message)
             except ConflictError:
-                continue  # it left AVAILABLE between the re-read and the PATCH: wait again
-            except ApiError as exc:
-                return result(Outcome.FAILED, exc.api_message or exc.message)
+                conflicts += 1
+                if conflicts > self.options.max_conflicts:
+                    return result(
+                        Outcome.FAILED, "the API kept answering 409 (cluster not AVAILABLE)"
+                    )
+                continue  # it left AVAILABLE between the re-read and the PATCH: read again
+            except (ApiError, TransportError) as exc:
+                if not _worth_repeating(exc):
+                    assert isinstance(exc, ApiError)
+                    return result(Outcome.FAILED, exc.api_message or exc.message)
+                failures += 1
+                if failures >= self.client.settings.max_attempts:
+                    return result(Outcome.FAILED, _gave_up(exc, failures, sent))
+                try:
+                    await self._pause(failures, exc)
+                except Interrupted:
+                    return stopped()
+                continue  # the answer is lost or refused: read again before any new PATCH
             except ReconcilerError as exc:
                 return result(Outcome.FAILED, exc.message)
-            sent += 1
-            patched_at = time.monotonic()
-            self.progress("sent", item, "PATCH sent")
+            if verdict is _Verdict.MATCHED and not sent:
+                return result(Outcome.CONVERGED, "already matched when re-read: nothing sent")
+            if verdict is _Verdict.SEND:
+                self.progress("sent", item, "PATCH sent")
             if not self.options.wait:
                 return result(Outcome.SENT, "PATCH accepted; not waiting (--no-wait)")
-            return await self._converge(item, cluster_id, target, patched_at, deadline, result)
-        return result(Outcome.FAILED, "the API kept answering 409 (cluster not AVAILABLE)")
+            return await self._converge(item, cluster_id, target, last_sent, deadline, result)
+
+    async def _pause(self, attempt: int, error: ReconcilerError) -> None:
+        """Back off as the HTTP layer does, but give way at once to a stop."""
+        pause = asyncio.create_task(self.client.pause(attempt, error))
+        halt = asyncio.create_task(self.stop.wait())
+        try:
+            await asyncio.wait({pause, halt}, return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            pause.cancel()
+            halt.cancel()
+        if self.stop.is_set():
+            raise Interrupted("interrupted while backing off")
 
     async def _converge(
         self,
@@ -304,6 +425,8 @@ class Applier:
         deadline: float,
         result: Callable[[Outcome, str], ClusterResult],
     ) -> ClusterResult:
+        assert item.live is not None
+        planned = item.live.pooler()
         seen_busy = False
 
         def converged(live: LiveCluster) -> bool:
@@ -311,8 +434,19 @@ class Applier:
             if live.state != "AVAILABLE":
                 seen_busy = True
                 return False
+            now = live.pooler()
+            if now != target and now != planned:
+                # neither ours nor what we changed: another writer was here
+                moved = ", ".join(
+                    f"{name} is {_shown(now[name])}"
+                    for name in POOLER_FIELDS
+                    if now[name] != target[name]
+                )
+                raise _Refusal(f"another change reached the cluster after ours: {moved}")
+            if now != target and seen_busy:
+                raise _Refusal("the cluster was BUSY and came back without the new pooler")
             settled = seen_busy or time.monotonic() - patched_at >= self.options.settle
-            return settled and live.pooler() == target
+            return settled and now == target
 
         try:
             await self.watcher.wait(
@@ -323,3 +457,22 @@ class Applier:
         except ReconcilerError as exc:
             return result(Outcome.FAILED, f"PATCH sent, but {exc.message}")
         return result(Outcome.CONVERGED, "")
+
+
+def _worth_repeating(exc: ApiError | TransportError) -> bool:
+    """Throttled, a server fault or no answer: the cluster is re-read, then maybe sent again."""
+    return isinstance(exc, TransportError) or exc.status in (429, 500, 502, 503, 504)
+
+
+def _gave_up(exc: ReconcilerError, tries: int, sent: int) -> str:
+    what = exc.api_message if isinstance(exc, ApiError) and exc.api_message else exc.message
+    done = f"; {_patches(sent)} left, outcome unknown" if sent else ""
+    return f"gave up after {_plural(tries, 'try', 'tries')}: {what}{done}"
+
+
+def _plural(n: int, word: str, many: str) -> str:
+    return f"{n} {word if n == 1 else many}"
+
+
+def _patches(n: int) -> str:
+    return _plural(n, "PATCH", "PATCHes")

@@ -21,7 +21,7 @@ import random
 import re
 import time
 from collections import Counter
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
@@ -77,10 +77,9 @@ MAX_PAGES = 1000
 #: a response body larger than this is refused unread; a page of 1,000 clusters is ~1.5 MB
 MAX_BODY_BYTES = 64 * 1024 * 1024
 
-#: Statuses worth another try. Every request this client sends is idempotent: GET reads, and
-#: PATCH sets absolute values (`enabled`, `poolMode`), so sending it twice leaves the cluster as
-#: sending it once would. That is why 500 is retried too, although a 500 may mean the request
-#: was (partly) carried out.
+#: Statuses worth another try of a GET, which only reads. A PATCH is never repeated here: the
+#: cluster may have moved while we backed off (or our own PATCH may have been carried out before
+#: a 500 or a lost answer), so apply re-reads it and decides again before any new PATCH.
 RETRY_STATUSES = frozenset({429, 500, 502, 503, 504})
 #: Transport failures worth another try: refused or reset connections, timeouts, a connection
 #: closed without an answer. Not retried: malformed URLs, unsupported schemes, TLS failures
@@ -90,6 +89,12 @@ RETRY_EXCEPTIONS: tuple[type[Exception], ...] = (
     httpx.TimeoutException,
     httpx.NetworkError,
     httpx.RemoteProtocolError,
+)
+#: Failures before the request left the process: nothing reached the API.
+NOT_SENT_EXCEPTIONS: tuple[type[Exception], ...] = (
+    httpx.ConnectError,
+    httpx.ConnectTimeout,
+    httpx.PoolTimeout,
 )
 
 _REASONS = {429: "too many requests", 500: "internal server error", 502: "bad gateway"}
@@ -240,6 +245,10 @@ class _Call:
     cluster_id: str | None
     content: bytes | None = None
     attempts: int = 0
+    #: retry on 429, 5xx and transport errors (GET); a PATCH is sent at most once per call
+    repeat: bool = True
+    #: called each time the request leaves the process (not for a refused connection)
+    on_sent: Callable[[], None] | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -402,9 +411,19 @@ class Client:
         data, _ = await self._json("GET", self._cluster_url(cluster_id), cluster_id=cluster_id)
         return self._parse(data, cluster_id)
 
-    async def patch_cluster(self, cluster_id: str, body: dict[str, Any]) -> LiveCluster:
-        """Send `body` exactly as given (the planner builds it); returns the cluster after it.
+    async def patch_cluster(
+        self,
+        cluster_id: str,
+        body: dict[str, Any],
+        *,
+        on_sent: Callable[[], None] | None = None,
+    ) -> LiveCluster:
+        """Send `body` exactly as given (the planner builds it), once; the cluster after it.
 
+        Never repeated here, whatever the failure: a 429 or 5xx is an ApiError, no answer is a
+        TransportError (`sent` tells whether the PATCH left at all), and the caller re-reads
+        the cluster before deciding to send again. `on_sent` is called if the request left
+        the process, so a report can count every PATCH that may have reached the API.
         A success whose body is not a cluster is followed by a GET: the change was accepted,
         and what matters next is the cluster's state.
         """
@@ -416,7 +435,9 @@ class Client:
         content = json.dumps(body).encode()
         url = self._cluster_url(cluster_id)
         try:
-            data, _ = await self._json("PATCH", url, cluster_id=cluster_id, content=content)
+            data, _ = await self._json(
+                "PATCH", url, cluster_id=cluster_id, content=content, repeat=False, on_sent=on_sent
+            )
             return self._parse(data, cluster_id)
         except ResponseError as exc:
             log.warning("PATCH %s accepted, but %s; reading it back", self._path(url), exc.message)
@@ -529,9 +550,12 @@ class Client:
         *,
         cluster_id: str | None = None,
         content: bytes | None = None,
+        repeat: bool = True,
+        on_sent: Callable[[], None] | None = None,
     ) -> tuple[Any, str]:
-        """Send with retries; the decoded JSON body of a success and the URL it came from."""
-        call = _Call(method, url, self._path(url), cluster_id, content)
+        """Send (with retries if `repeat`); the decoded JSON body of a success and its URL."""
+        call = _Call(method, url, self._path(url), cluster_id, content, repeat=repeat)
+        call.on_sent = on_sent
         reply = await self._send(call)
         if reply.status >= 300:
             raise self._api_error(call, reply)
@@ -552,7 +576,7 @@ class Client:
     async def _send(self, call: _Call) -> _Reply:
         settings = self.settings
         retrying = AsyncRetrying(
-            stop=stop_after_attempt(settings.max_attempts)
+            stop=stop_after_attempt(settings.max_attempts if call.repeat else 1)
             | stop_before_delay(settings.retry_deadline),
             wait=self._wait,
             retry=retry_if_exception_type(RETRY_EXCEPTIONS) | retry_if_result(_retryable),
@@ -564,11 +588,13 @@ class Client:
             reply: _Reply = await retrying(self._attempt, call)
         except httpx.HTTPError as exc:
             tries = f"{call.attempts} attempt{'s' if call.attempts != 1 else ''}"
+            sent = not isinstance(exc, NOT_SENT_EXCEPTIONS)
             raise TransportError(
                 f"no answer from the API for {call.method} {urlsplit(call.path).path} after "
                 f"{tries}: {self._scrub(_describe(exc))}",
                 cluster_id=call.cluster_id,
                 attempts=call.attempts,
+                sent=sent,
             ) from None
         return reply
 
@@ -593,6 +619,8 @@ class Client:
                 finally:
                     await response.aclose()
             except httpx.HTTPError as exc:
+                if not isinstance(exc, NOT_SENT_EXCEPTIONS) and call.on_sent is not None:
+                    call.on_sent()
                 self.stats.transport_errors += 1
                 log.debug(
                     "%s %s failed: %s (%.1f ms, attempt %d)",
@@ -603,6 +631,8 @@ class Client:
                     call.attempts,
                 )
                 raise
+        if call.on_sent is not None:
+            call.on_sent()
         took = (time.perf_counter() - started) * 1000
         self.stats.by_status[response.status_code] += 1
         log.debug(
@@ -642,16 +672,31 @@ class Client:
         )
 
     def _wait(self, state: RetryCallState) -> float:
-        """Retry-After when the API sent one, else full jitter: uniform from 0 to a ceiling
-        that doubles each try; either way at most max_backoff."""
-        settings = self.settings
         outcome = state.outcome
+        asked = None
         if outcome is not None and not outcome.failed:
             asked = retry_after_seconds(outcome.result().headers.get("Retry-After"))
-            if asked is not None:
-                return min(settings.max_backoff, asked)
-        ceiling = settings.backoff_base * 2 ** (state.attempt_number - 1)
+        return self.backoff(state.attempt_number, asked)
+
+    def backoff(self, attempt: int, retry_after: float | None = None) -> float:
+        """Seconds to wait before try `attempt + 1`: Retry-After when the API sent one, else
+        full jitter (uniform from 0 to a ceiling that doubles each try); at most max_backoff.
+
+        Shared by the retries here and apply's repeats of a PATCH, so both back off alike.
+        """
+        settings = self.settings
+        if retry_after is not None:
+            return min(settings.max_backoff, retry_after)
+        ceiling = settings.backoff_base * 2 ** (attempt - 1)
         return random.uniform(0, min(settings.max_backoff, ceiling))
+
+    async def pause(self, attempt: int, error: ReconcilerError) -> None:
+        """Back off before apply repeats a PATCH after `error`; counted as a retry."""
+        retry_after = error.retry_after if isinstance(error, ApiError) else None
+        delay = self.backoff(attempt, retry_after)
+        self.stats.retries += 1
+        log.info("%s; re-reading the cluster in %.2fs (attempt %d)", error.message, delay, attempt)
+        await asyncio.sleep(delay)
 
     def _log_retry(self, call: _Call, state: RetryCallState) -> None:
         self.stats.retries += 1
@@ -691,6 +736,7 @@ class Client:
             method=call.method,
             path=urlsplit(call.path).path,
             cluster_id=call.cluster_id,
+            retry_after=retry_after_seconds(reply.headers.get("Retry-After")),
         )
 
     def _snippet(self, body: bytes, limit: int = 200) -> str:

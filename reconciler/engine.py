@@ -74,13 +74,43 @@ def make_plan(loaded: Loaded, live: dict[str, LiveResult], api_url: str) -> Plan
     )
 
 
-def check_plan_inputs(plan: Plan, api_url: str) -> None:
-    """Refuse a saved plan whose input files changed, or that was made against another API."""
+def verify_saved_plan(plan: Plan, api_url: str) -> None:
+    """Refuse a saved plan, whole, unless every entry follows from what it says it came from.
+
+    Checked: the tool version and the API it was made against; its input files (at least one,
+    each unchanged since, by digest); and every entry, re-derived from those files and the live
+    values the plan records. So only the plan a reviewer saw can be applied, never an edited one.
+    """
+    from reconciler import loader
+    from reconciler.planner import rederive
+
+    again = "make a new plan with 'reconciler plan PATH... --out FILE'"
+    if plan.tool_version != __version__:
+        raise PlanFileError(
+            f"the plan was made by reconciler {plan.tool_version}, this is {__version__}",
+            hint=again,
+        )
     if plan.api_url != api_url:
         raise PlanFileError(
             f"the plan was made against {plan.api_url}, but the API now is {api_url}",
             hint="set IONOS_API_URL to the plan's API, or make a new plan",
         )
+    if not plan.inputs:
+        raise PlanFileError("the plan lists no input files, so it cannot be checked", hint=again)
+    _check_digests(plan)
+    loaded = loader.load([path for path, _ in plan.inputs])
+    if sorted(loaded.sources) != sorted(plan.inputs) or loaded.digest != plan.input_digest:
+        raise PlanFileError("the plan's input digest does not match its files", hint=again)
+    problems = rederive(loaded.clusters, plan)
+    if problems:
+        more = f" (and {len(problems) - 1} more)" if len(problems) > 1 else ""
+        raise PlanFileError(
+            f"the plan does not follow from its input files: {problems[0]}{more}; nothing sent",
+            hint="a saved plan cannot be edited: " + again,
+        )
+
+
+def _check_digests(plan: Plan) -> None:
     for path, digest in plan.inputs:
         try:
             current = hashlib.sha256(Path(path).read_bytes()).hexdigest()

@@ -77,13 +77,22 @@ class ResolveError(ReconcilerError):
 class TransportError(ReconcilerError):
     """The API could not be reached (connect error, timeout, reset) after every retry."""
 
-    def __init__(self, message: str, *, cluster_id: str | None = None, attempts: int = 0) -> None:
+    def __init__(
+        self,
+        message: str,
+        *,
+        cluster_id: str | None = None,
+        attempts: int = 0,
+        sent: bool = True,
+    ) -> None:
         super().__init__(
             message,
             hint="check IONOS_API_URL and the network; transient faults are retried already",
         )
         self.cluster_id = cluster_id
         self.attempts = attempts
+        #: whether the last try left the process: if so, the API may have carried it out
+        self.sent = sent
 
 
 class ResponseError(ReconcilerError):
@@ -111,6 +120,7 @@ class ApiError(ReconcilerError):
         method: str = "",
         path: str = "",
         cluster_id: str | None = None,
+        retry_after: float | None = None,
     ) -> None:
         where = f"{method} {path}".strip()
         code = f" [{error_code}]" if error_code else ""
@@ -121,6 +131,8 @@ class ApiError(ReconcilerError):
         self.method = method
         self.path = path
         self.cluster_id = cluster_id
+        #: seconds the API asked us to wait (Retry-After), if it said
+        self.retry_after = retry_after
         if status == 401:
             self.hint = "check IONOS_TOKEN, or IONOS_USERNAME and IONOS_PASSWORD"
         elif status == 403:

@@ -7,7 +7,7 @@ never carries `connections`: `"connections": []` would remove the cluster's netw
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
 from reconciler.diff import diff_pooler
@@ -81,4 +81,85 @@ def build_plan(
     **fields: Any,
 ) -> Plan:
     """One ClusterPlan per desired file, in the files' order; `fields` go to Plan as they are."""
-    return Plan(tuple(plan_cluster(d, live.get(d.key)) for d in desired), **fields)
+    plans = [plan_cluster(d, live.get(d.key)) for d in desired]
+    return Plan(tuple(_refuse_shared(plans)), **fields)
+
+
+def _refuse_shared(plans: list[ClusterPlan]) -> list[ClusterPlan]:
+    """Two files that reach one cluster (one by id, one by name, or two names of one cluster
+    renamed meanwhile) would both be applied and one change lost: both become errors."""
+    by_id: dict[str, list[int]] = {}
+    for index, item in enumerate(plans):
+        if item.live is not None:
+            by_id.setdefault(item.live.id.lower(), []).append(index)
+    out = list(plans)
+    for indexes in by_id.values():
+        if len(indexes) < 2:
+            continue
+        for index in indexes:
+            item = plans[index]
+            others = ", ".join(
+                f"{plans[i].desired.path}:{plans[i].desired.line}" for i in indexes if i != index
+            )
+            assert item.live is not None
+            out[index] = ClusterPlan(
+                item.desired,
+                Action.ERROR,
+                live=item.live,
+                changes=item.changes,
+                error=f"cluster {item.live.id} ({item.live.name}) is also managed by {others}: "
+                "keep one file per cluster; nothing is sent to it",
+            )
+    return out
+
+
+def rederive(desired: Sequence[DesiredCluster], plan: Plan) -> list[str]:
+    """Why a saved plan does not follow from its files and the live values it records.
+
+    Apply sends only what a reviewer saw; re-deriving every entry from the files (whose digests
+    the caller checked) and the recorded live values means an edited plan (another cluster's
+    id, an added entry, other values, a no-op turned into an update) is refused, not applied.
+    """
+    problems: list[str] = []
+    entries: dict[str, ClusterPlan] = {}
+    for item in plan.clusters:
+        path = item.desired.path
+        if path in entries:
+            problems.append(f"{path}: two entries for one file")
+        entries[path] = item
+    files = {d.path for d in desired}
+    problems += [
+        f"{p}: an entry for a file the plan does not list" for p in entries if p not in files
+    ]
+    problems += [
+        f"{d.path}: an input file without an entry" for d in desired if d.path not in entries
+    ]
+    live: dict[str, LiveResult] = {}
+    for d in desired:
+        entry = entries.get(d.path)
+        if entry is not None:
+            live[d.key] = entry.live or ReconcilerError(
+                entry.error or "the cluster was not fetched"
+            )
+    for want in build_plan(desired, live).clusters:
+        got = entries.get(want.desired.path)
+        if got is None:
+            continue
+        where = want.desired.path
+        if got.desired != want.desired:
+            problems.append(f"{where}: the entry does not say what the file says")
+        elif got.live is not None and not _same_cluster(want.desired, got.live):
+            problems.append(f"{where}: the entry names cluster {got.live.id}, not the file's")
+        elif (got.action, got.changes, got.patch) != (want.action, want.changes, want.patch):
+            problems.append(
+                f"{where}: the entry says {got.action.value}, but the file and the live values "
+                f"recorded in the plan give {want.action.value}"
+                + (" with other values" if got.action is want.action else "")
+            )
+    return problems
+
+
+def _same_cluster(desired: DesiredCluster, live: LiveCluster) -> bool:
+    if desired.cluster_id is not None:
+        return live.id.lower() == desired.cluster_id.lower()
+    return live.name == desired.name

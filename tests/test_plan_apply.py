@@ -141,7 +141,7 @@ def test_cluster_that_moved_since_the_plan_is_refused_the_others_applied(
     out = capsys.readouterr().out
     # orders-staging moved to exactly the target: nothing to send, and nothing to refuse
     assert "already matched when re-read: nothing sent" in out
-    assert "poolMode moved since the plan (planned from 'transaction', now 'session')" in out
+    assert 'poolMode moved since the plan (planned from "transaction", now "session")' in out
     assert patched_ids(api_env) == [ANALYTICS]
 
 

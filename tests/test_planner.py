@@ -22,9 +22,12 @@ def desired(
 
 
 def live(
-    enabled: bool = False, pool_mode: str = "transaction", state: str = "AVAILABLE"
+    enabled: bool = False,
+    pool_mode: str = "transaction",
+    state: str = "AVAILABLE",
+    cluster_id: str = CID,
 ) -> LiveCluster:
-    return LiveCluster(CID, "orders-prod", state, enabled, pool_mode)
+    return LiveCluster(cluster_id, "orders-prod", state, enabled, pool_mode)
 
 
 def test_matching_cluster_plans_no_request() -> None:
@@ -80,9 +83,25 @@ def test_invalid_live_pool_mode_is_replaced_when_declared() -> None:
 def test_plan_keeps_file_order_and_pairs_results_by_key() -> None:
     a = desired(True, cluster_id="00000000-0000-0000-0000-00000000000a")
     b = desired(True, cluster_id="00000000-0000-0000-0000-00000000000b")
-    plan = build_plan([a, b], {a.key: live(True), b.key: live(False)})
+    plan = build_plan(
+        [a, b],
+        {
+            a.key: live(True, cluster_id=str(a.cluster_id)),
+            b.key: live(cluster_id=str(b.cluster_id)),
+        },
+    )
     assert [c.desired for c in plan.clusters] == [a, b]
     assert [c.action for c in plan.clusters] == [Action.NOOP, Action.UPDATE]
+
+
+def test_two_files_reaching_one_cluster_are_both_errors_and_name_each_other() -> None:
+    by_id = desired(True, "session")
+    by_name = DesiredCluster("other.yaml", 4, None, "orders-prod", False, None)
+    plan = build_plan([by_id, by_name], {by_id.key: live(), by_name.key: live()})
+    assert [c.action for c in plan.clusters] == [Action.ERROR, Action.ERROR]
+    assert [c.patch for c in plan.clusters] == [None, None]
+    assert "also managed by other.yaml:4" in str(plan.clusters[0].error)
+    assert "also managed by c.yaml:2" in str(plan.clusters[1].error)
 
 
 POOLERS = list(itertools.product([True, False], ["transaction", "session"]))

@@ -106,7 +106,7 @@ def run(args: argparse.Namespace) -> int:
     color = _common.use_color(args)
     if _is_plan_file(args.paths):
         plan = planfile.read(args.paths[0])
-        engine.check_plan_inputs(plan, settings.url)
+        engine.verify_saved_plan(plan, settings.url)
     else:
         loaded = loader.load(args.paths)
 

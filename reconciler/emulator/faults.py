@@ -29,6 +29,9 @@ class Faults:
     stuck_busy: set[str] = field(default_factory=set)
     #: cluster id -> (status, message): every PATCH to it fails so
     fail_patch: dict[str, tuple[int, str]] = field(default_factory=dict)
+    #: seconds an accepted PATCH's answer is held back: the change is made at once, the answer
+    #: comes late (after a client's timeout, as on a slow network)
+    patch_answer_delay: float = 0.0
 
 
 DROP = "drop"

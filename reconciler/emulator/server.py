@@ -385,12 +385,12 @@ class Emulator:
         faults = self.faults
         lowered = {k.lower(): v for k, v in faults.fail_patch.items()}
         stuck = cluster_id.lower() in {c.lower() for c in faults.stuck_busy}
-        return _json(
-            200,
-            self.store.patch(
-                cluster_id, body, user=user, stuck=stuck, fail=lowered.get(cluster_id.lower())
-            ),
+        changed = self.store.patch(
+            cluster_id, body, user=user, stuck=stuck, fail=lowered.get(cluster_id.lower())
         )
+        if faults.patch_answer_delay > 0:
+            await asyncio.sleep(faults.patch_answer_delay)
+        return _json(200, changed)
 
 
 def _int_param(request: web.Request, name: str, default: int, low: int, high: int | None) -> int:
