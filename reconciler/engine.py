@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
+import json
 import time
 from datetime import UTC, datetime
 from pathlib import Path
@@ -15,12 +16,15 @@ from typing import TYPE_CHECKING
 from reconciler import __version__
 from reconciler.apply import Applier, ApplyOptions, Progress, Watcher
 from reconciler.errors import PlanFileError, ReconcilerError
-from reconciler.model import ApplyReport, DesiredCluster, LiveCluster, Plan
+from reconciler.model import Action, ApplyReport, DesiredCluster, LiveCluster, Plan
 from reconciler.planner import LiveResult, build_plan
 
 if TYPE_CHECKING:
     from reconciler.client import Client
     from reconciler.loader import Loaded
+
+#: the same threshold as the client's fetch: more clusters than this are read with one list walk
+LIST_WALK_THRESHOLD = 8
 
 
 def now_iso() -> str:
@@ -108,6 +112,37 @@ def verify_saved_plan(plan: Plan, api_url: str) -> None:
             f"the plan does not follow from its input files: {problems[0]}{more}; nothing sent",
             hint="a saved plan cannot be edited: " + again,
         )
+
+
+async def confirm_identities(client: Client, plan: Plan) -> None:
+    """Refuse a saved plan, before anything is sent, whose clusters are not the ones its files
+    name. An entry whose file names a cluster by `name` records the id it resolved to; nothing
+    offline can tell that id was edited, so the API is asked: each such cluster must still carry
+    that name."""
+    wanted = [
+        item
+        for item in plan.clusters
+        if item.action is Action.UPDATE and item.desired.name is not None and item.live is not None
+    ]
+    if not wanted:
+        return
+    ids = [item.live.id for item in wanted if item.live is not None]
+    if len(ids) > LIST_WALK_THRESHOLD:
+        listed = {c.id.lower(): c for c in await client.list_clusters()}
+        found = [listed.get(cid.lower()) for cid in ids]
+    else:
+        answers = await asyncio.gather(
+            *(client.get_cluster(cid) for cid in ids), return_exceptions=True
+        )
+        found = [a if isinstance(a, LiveCluster) else None for a in answers]
+    for item, live in zip(wanted, found, strict=True):
+        if live is not None and live.name != item.desired.name:
+            raise PlanFileError(
+                f"{item.desired.path} names cluster {json.dumps(item.desired.name)}, but cluster "
+                f"{live.id} of the plan is named {json.dumps(live.name)}: the plan was edited or "
+                "the cluster renamed; nothing sent",
+                hint="make a new plan with 'reconciler plan PATH... --out FILE'",
+            )
 
 
 def _check_digests(plan: Plan) -> None:

@@ -156,6 +156,8 @@ class ApplyReport:
     interrupted: bool = False
     requests: int = 0
     retries: int = 0
+    #: the signal that stopped the run (SIGINT, SIGTERM), if one did
+    signal: str | None = None
 
     def count(self, outcome: Outcome) -> int:
         return sum(1 for r in self.results if r.outcome is outcome)

@@ -152,7 +152,7 @@ def _change_summary(item: ClusterPlan) -> str:
 def apply_summary(report: ApplyReport) -> str:
     parts = [f"{report.count(o)} {o.value}" for o in Outcome if report.count(o)]
     head = (
-        "Apply interrupted"
+        f"Apply interrupted{f' by {report.signal}' if report.signal else ''}"
         if report.interrupted
         else "Apply complete"
         if report.ok
@@ -192,6 +192,7 @@ def apply_document(report: ApplyReport) -> dict[str, Any]:
         "formatVersion": 1,
         "ok": report.ok,
         "interrupted": report.interrupted,
+        "signal": report.signal,
         "requests": report.requests,
         "retries": report.retries,
         "summary": {o.value: report.count(o) for o in Outcome},

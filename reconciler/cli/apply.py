@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import dataclasses
 import os
 import signal
 import sys
@@ -32,7 +33,8 @@ def register(sub: Any) -> None:
         "values moved since the plan is refused. Clusters that are not AVAILABLE are waited for, "
         "never patched (the emulator answers such a PATCH with 409).",
         epilog="exit codes: 0 every cluster converged (or nothing to do), 1 any failure, "
-        "130 interrupted (no new PATCH is sent after Ctrl-C)",
+        "130 interrupted by Ctrl-C (SIGINT), 143 stopped by SIGTERM (a cancelled CI job); "
+        "after either, no new PATCH is sent and the report says what was sent",
     )
     parser.add_argument(
         "paths",
@@ -121,7 +123,15 @@ def run(args: argparse.Namespace) -> int:
         if plan.has_changes and not args.auto_approve:
             _confirm(plan)
 
-    report = asyncio.run(_apply(settings, plan, options, live=color and sys.stderr.isatty()))
+    report = asyncio.run(
+        _apply(
+            settings,
+            plan,
+            options,
+            live=color and sys.stderr.isatty(),
+            saved=_is_plan_file(args.paths),
+        )
+    )
     lines = (
         render.apply_json(report)
         if args.format == "json"
@@ -132,12 +142,12 @@ def run(args: argparse.Namespace) -> int:
     for line in lines:
         print(line)
     if report.interrupted:
-        return 130
+        return 143 if report.signal == "SIGTERM" else 130
     return 0 if report.ok else 1
 
 
 async def _apply(
-    settings: ApiSettings, plan: Plan, options: ApplyOptions, *, live: bool
+    settings: ApiSettings, plan: Plan, options: ApplyOptions, *, live: bool, saved: bool
 ) -> ApplyReport:
     from reconciler import engine
     from reconciler.cli._progress import ProgressLog
@@ -145,21 +155,33 @@ async def _apply(
 
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
+    received: list[str] = []
+    signals = (signal.SIGINT, signal.SIGTERM)
 
-    def interrupt() -> None:
+    def interrupt(which: signal.Signals) -> None:
+        """The first signal stops new PATCHes and waits, so the report can still be written;
+        the next one quits at once (the handlers are gone)."""
+        received.append(which.name)
         stop.set()
         print(
-            "\ninterrupted: sending no new PATCH and waiting for none; Ctrl-C again quits at once",
+            f"\n{which.name}: sending no new PATCH and waiting for none; "
+            "a second signal quits at once",
             file=sys.stderr,
         )
-        loop.remove_signal_handler(signal.SIGINT)
+        for sig in signals:
+            loop.remove_signal_handler(sig)
 
-    loop.add_signal_handler(signal.SIGINT, interrupt)
+    for sig in signals:
+        loop.add_signal_handler(sig, interrupt, sig)
     total = sum(1 for c in plan.clusters if c.action.value == "update")
     progress = ProgressLog(total, live=live)
     try:
         async with Client(settings) as client:
-            return await engine.apply(client, plan, options, stop=stop, progress=progress)
+            if saved:
+                await engine.confirm_identities(client, plan)
+            report = await engine.apply(client, plan, options, stop=stop, progress=progress)
+        return dataclasses.replace(report, signal=received[0]) if received else report
     finally:
         progress.close()
-        loop.remove_signal_handler(signal.SIGINT)
+        for sig in signals:
+            loop.remove_signal_handler(sig)
