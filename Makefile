@@ -4,12 +4,13 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: help venv test pytest lint format demo bench clean
+.PHONY: help venv test pytest lint format demo bench chaos clean
 
 help:
 	@echo "make demo    run plan -> apply -> plan against the built-in API emulator"
 	@echo "make test    run the test suite, ruff and mypy"
 	@echo "make bench   run the benchmarks (figures beside a baseline measured in the same run)"
+	@echo "make chaos   replay concurrent applies, signals and lost answers at every timing"
 	@echo "make lint    ruff and mypy only"
 
 $(STAMP): pyproject.toml
@@ -38,6 +39,9 @@ demo: $(STAMP)
 
 bench: $(STAMP)
 	$(BIN)/python -m bench
+
+chaos: $(STAMP)
+	RECONCILER_CHAOS=full $(BIN)/python -m pytest tests/test_chaos.py -q -p no:cacheprovider
 
 clean:
 	rm -rf $(VENV) build dist .mypy_cache .ruff_cache .pytest_cache .hypothesis

@@ -326,6 +326,7 @@ class Applier:
         last_sent = started
         conflicts = 0
         failures = 0
+        lost = False
 
         def count() -> None:
             nonlocal sent, last_sent
@@ -372,9 +373,10 @@ class Applier:
             except Interrupted:
                 return stopped()
             except _Refusal as exc:
-                if sent:
-                    return result(Outcome.FAILED, f"after {_patches(sent)}: {exc.message}")
-                return result(Outcome.REFUSED, exc.message)
+                if not sent:
+                    return result(Outcome.REFUSED, exc.message)
+                how = "whose answer was lost" if lost else "refused by the API"
+                return result(Outcome.REFUSED, f"{exc.message} (after {_patches(sent)} {how})")
             except ConflictError:
                 conflicts += 1
                 if conflicts > self.options.max_conflicts:
@@ -386,6 +388,8 @@ class Applier:
                 if not _worth_repeating(exc):
                     assert isinstance(exc, ApiError)
                     return result(Outcome.FAILED, exc.api_message or exc.message)
+                # a 5xx or no answer: the PATCH may have been carried out
+                lost = lost or (verdict is _Verdict.SEND and _maybe_applied(exc))
                 failures += 1
                 if failures >= self.client.settings.max_attempts:
                     return result(Outcome.FAILED, _gave_up(exc, failures, sent))
@@ -462,6 +466,12 @@ class Applier:
 def _worth_repeating(exc: ApiError | TransportError) -> bool:
     """Throttled, a server fault or no answer: the cluster is re-read, then maybe sent again."""
     return isinstance(exc, TransportError) or exc.status in (429, 500, 502, 503, 504)
+
+
+def _maybe_applied(exc: ApiError | TransportError) -> bool:
+    if isinstance(exc, TransportError):
+        return exc.sent
+    return exc.status >= 500
 
 
 def _gave_up(exc: ReconcilerError, tries: int, sent: int) -> str:

@@ -48,3 +48,19 @@ def api_env(emulator: Emulator, monkeypatch: pytest.MonkeyPatch) -> Iterator[Emu
     ):
         monkeypatch.delenv(name, raising=False)
     yield emulator
+
+
+_CHAOS_LINES: list[str] = []
+
+
+@pytest.fixture
+def chaos_log() -> Callable[[str], None]:
+    """Record what a chaos case tried and what held; printed at the end of the run."""
+    return _CHAOS_LINES.append
+
+
+def pytest_terminal_summary(terminalreporter: Any) -> None:
+    if _CHAOS_LINES:
+        terminalreporter.section("chaos: what was tried and what held")
+        for line in _CHAOS_LINES:
+            terminalreporter.write_line(line)
