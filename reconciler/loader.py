@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Any
 from reconciler.errors import Problem, ValidationFailed
 from reconciler.model import DesiredCluster
 from reconciler.resources import load_schema
-from reconciler.yamlread import Pos, Reader, decode, explain, read_bytes
+from reconciler.yamlread import Pos, Reader, decode, explain, once, read_bytes
 
 if TYPE_CHECKING:
     from jsonschema import Draft202012Validator
@@ -27,6 +27,9 @@ if TYPE_CHECKING:
 #: Larger files are refused before parsing: a desired file is a dozen lines.
 MAX_FILE_BYTES = 1024 * 1024
 SUFFIXES = (".yaml", ".yml")
+#: The schema pins a UUID by its pattern and its length: Python's `$` also matches before a
+#: final newline, so the pattern alone would let "<uuid>\n" through (and into a URL).
+_SHAPE = frozenset({"pattern", "minLength", "maxLength"})
 
 
 @dataclass(frozen=True, slots=True)
@@ -106,8 +109,8 @@ def _cluster_verdicts(reader: Reader, error: ValidationError, at: Pos | None) ->
         if isinstance(instance, dict):  # otherwise the type error says it
             reader.problem(at, "cluster needs exactly one of 'id' or 'name'")
         return True
-    if error.validator == "pattern" and where == ("cluster", "id"):
-        reader.problem(at, f"cluster.id: {instance!r} is not a UUID")
+    if error.validator in _SHAPE and where == ("cluster", "id"):
+        once(reader, at, f"cluster.id: {instance!r} is not a UUID")
         return True
     return False
 
