@@ -174,9 +174,9 @@ def shared_dir() -> Iterator[Path]:
     path = Path(tempfile.mkdtemp(prefix="reconciler-test-"))
     path.chmod(0o755)
     yield path
-    for sub in path.rglob("*"):
-        if sub.is_dir() and not sub.is_symlink():
-            sub.chmod(0o755)
+    for top, dirs, _ in os.walk(path):  # top down: each is opened up before it is entered
+        for name in dirs:
+            os.chmod(os.path.join(top, name), 0o755)
     shutil.rmtree(path)
 
 
