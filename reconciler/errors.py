@@ -5,6 +5,7 @@
     ├── ConfigError              settings: missing credentials, bad API URL
     ├── ValidationFailed         desired-state files are invalid (carries every Problem)
     ├── PlanFileError            a saved plan is unreadable, stale or tampered with
+    ├── OutputError              an output file cannot be written, or would replace an input
     ├── ResolveError             a desired cluster matches no live cluster, or several
     ├── TransportError           no answer from the API after every retry
     ├── ResponseError            the API answered 2xx with something unusable
@@ -68,6 +69,10 @@ class ValidationFailed(ReconcilerError):
 
 class PlanFileError(ReconcilerError):
     """A saved plan cannot be applied as it is."""
+
+
+class OutputError(ReconcilerError):
+    """An output file (plan, report, imported file) was not written; any old one is intact."""
 
 
 class ResolveError(ReconcilerError):

@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any
 from reconciler.drift import DEFAULT_IGNORE_FILE, IgnoreRule
 from reconciler.errors import Problem, UsageError, ValidationFailed
 from reconciler.resources import load_schema
-from reconciler.yamlread import Pos, Reader, Where, decode, dotted, explain, read_bytes
+from reconciler.yamlread import Pos, Reader, Where, decode, dotted, explain, once, read_bytes
 
 if TYPE_CHECKING:
     from jsonschema import Draft202012Validator
@@ -101,15 +101,16 @@ def _validator() -> Draft202012Validator:
 def _ignore_verdicts(reader: Reader, error: ValidationError, at: Pos | None) -> bool:
     """The verdicts worded for the ignore file: dates and blank texts."""
     where = tuple(error.absolute_path)
-    if error.validator != "pattern":
-        return False
     prefix = f"{dotted(where)}: "
     instance: Any = error.instance
-    if where[-1:] == ("until",):
-        reader.problem(at, f"{prefix}{instance!r} is not a date written YYYY-MM-DD")
-    else:
+    if where[-1:] == ("until",) and error.validator in ("pattern", "minLength", "maxLength"):
+        # the length rules catch what `$` lets through: "2026-12-31\n"
+        once(reader, at, f"{prefix}{instance!r} is not a date written YYYY-MM-DD")
+        return True
+    if error.validator == "pattern":
         reader.problem(at, f"{prefix}must not be empty")
-    return True
+        return True
+    return False
 
 
 def _rule(reader: Reader, entry: dict[str, Any], index: int) -> IgnoreRule:

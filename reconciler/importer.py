@@ -28,7 +28,7 @@ _RESERVED = frozenset(
     + [f"lpt{i}" for i in range(1, 10)]
 )
 _UNSAFE = re.compile(r"[^a-z0-9._-]+")
-_UUID = re.compile(r"^[0-9a-fA-F]{8}-(?:[0-9a-fA-F]{4}-){3}[0-9a-fA-F]{12}$")
+_UUID = re.compile(r"[0-9a-fA-F]{8}-(?:[0-9a-fA-F]{4}-){3}[0-9a-fA-F]{12}")
 _CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f\u2028\u2029]")
 
 
@@ -95,7 +95,7 @@ def render(cluster: LiveCluster, *, schema_ref: str = DEFAULT_SCHEMA_REF) -> str
     lines += [
         "cluster:",
         # an id that is not a UUID is quoted, never written raw: it cannot break the YAML
-        f"  id: {cluster.id if _UUID.match(cluster.id) else json.dumps(cluster.id)}"
+        f"  id: {cluster.id if _UUID.fullmatch(cluster.id) else json.dumps(cluster.id)}"
         f"   # displayName: {name}",
         "connectionPooler:",
         f"  enabled: {'true' if cluster.enabled else 'false'}",

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import hashlib
 import os
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import cache
 from typing import TYPE_CHECKING, Any
@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Any
 from reconciler.errors import Problem, ValidationFailed
 from reconciler.model import DesiredCluster
 from reconciler.resources import load_schema
-from reconciler.yamlread import Pos, Reader, decode, explain, read_bytes
+from reconciler.yamlread import Pos, Reader, decode, explain, once, read_bytes
 
 if TYPE_CHECKING:
     from jsonschema import Draft202012Validator
@@ -27,6 +27,9 @@ if TYPE_CHECKING:
 #: Larger files are refused before parsing: a desired file is a dozen lines.
 MAX_FILE_BYTES = 1024 * 1024
 SUFFIXES = (".yaml", ".yml")
+#: The schema pins a UUID by its pattern and its length: Python's `$` also matches before a
+#: final newline, so the pattern alone would let "<uuid>\n" through (and into a URL).
+_SHAPE = frozenset({"pattern", "minLength", "maxLength"})
 
 
 @dataclass(frozen=True, slots=True)
@@ -106,8 +109,8 @@ def _cluster_verdicts(reader: Reader, error: ValidationError, at: Pos | None) ->
         if isinstance(instance, dict):  # otherwise the type error says it
             reader.problem(at, "cluster needs exactly one of 'id' or 'name'")
         return True
-    if error.validator == "pattern" and where == ("cluster", "id"):
-        reader.problem(at, f"cluster.id: {instance!r} is not a UUID")
+    if error.validator in _SHAPE and where == ("cluster", "id"):
+        once(reader, at, f"cluster.id: {instance!r} is not a UUID")
         return True
     return False
 
@@ -118,8 +121,9 @@ def _discover(paths: Sequence[str | os.PathLike[str]]) -> tuple[list[str], list[
     for raw in paths:
         given = os.fspath(raw)
         if os.path.isdir(given):
-            found = list(_walk(given))
-            if not found:
+            found, unreadable = _walk(given)
+            problems.extend(unreadable)
+            if not found and not unreadable:
                 problems.append(Problem(given, 1, 1, "no *.yaml or *.yml files in this directory"))
             files.extend(found)
         elif os.path.lexists(given):
@@ -129,13 +133,62 @@ def _discover(paths: Sequence[str | os.PathLike[str]]) -> tuple[list[str], list[
     return sorted(dict.fromkeys(files)), problems
 
 
-def _walk(top: str) -> Iterator[str]:
-    """YAML files under `top`, shown as `top` joined with their relative path."""
-    for root, dirs, names in os.walk(top):
-        dirs[:] = [d for d in dirs if not d.startswith(".")]
-        for name in names:
-            if not name.startswith(".") and name.lower().endswith(SUFFIXES):
-                yield os.path.join(root, name)
+def _walk(top: str) -> tuple[list[str], list[Problem]]:
+    """YAML files under `top` (shown as `top` joined with their relative path), and a problem
+    for everything that might hold one but cannot be looked into: nothing is skipped silently.
+
+    Symlinked directories are followed, after the real ones, so a file reachable both ways is
+    shown by its real path. Each directory is read once, by its (device, inode): a link back to
+    a parent, a loop or a second link to the same place cannot make the walk repeat or hang.
+    """
+    found: list[str] = []
+    problems: list[Problem] = []
+    walked: set[tuple[int, int]] = set()
+    real = [top]  # a stack: depth first, in name order
+    linked: list[str] = []  # a queue: in the order the links were found
+    while real or linked:
+        directory = real.pop() if real else linked.pop(0)
+        try:
+            info = os.stat(directory)
+            if (info.st_dev, info.st_ino) in walked:
+                continue
+            walked.add((info.st_dev, info.st_ino))
+            with os.scandir(directory) as listing:
+                entries = sorted(listing, key=lambda entry: entry.name)
+        except OSError as exc:
+            reason = exc.strerror or str(exc)
+            problems.append(Problem(directory, 1, 1, f"cannot read this directory: {reason}"))
+            continue
+        below: list[str] = []
+        for entry in entries:
+            if entry.name.startswith("."):
+                continue
+            if _is_dir(entry):
+                (linked if entry.is_symlink() else below).append(entry.path)
+            elif entry.name.lower().endswith(SUFFIXES):
+                found.append(entry.path)  # read_bytes says why, if it cannot be read
+            elif entry.is_symlink():
+                broken = _broken_link(entry.path)
+                if broken is not None:
+                    problems.append(broken)
+        real.extend(reversed(below))
+    return found, problems
+
+
+def _is_dir(entry: os.DirEntry[str]) -> bool:
+    try:
+        return entry.is_dir()  # follows a symlink
+    except OSError:
+        return False
+
+
+def _broken_link(path: str) -> Problem | None:
+    """A symlink whose target cannot be reached may stand for a directory of desired files."""
+    try:
+        os.stat(path)
+    except OSError as exc:
+        return Problem(path, 1, 1, f"cannot follow this symlink: {exc.strerror or exc}")
+    return None
 
 
 def check(paths: Sequence[str | os.PathLike[str]]) -> Checked:

@@ -1,6 +1,7 @@
 """The plan document: what `plan --format json` prints, `plan --out` saves and `apply` reads back.
 
-Converting between Plan and the document is pure; reading and writing the file are the only I/O.
+Converting between Plan and the document is pure; reading and writing the file are the only I/O
+(writing goes through `output`, like every file reconciler writes).
 A plan read back is validated against the published schema first, so a hand-edited plan cannot
 make apply send anything but the documented pooler change.
 """
@@ -164,7 +165,7 @@ def read(path: str) -> Plan:
 
 
 def write(path: str, plan: Plan) -> None:
-    try:
-        Path(path).write_text(dumps(plan), encoding="utf-8")
-    except OSError as exc:
-        raise PlanFileError(f"cannot write plan file {path}: {exc}") from exc
+    """Save the plan whole or not at all: a failed write leaves any older plan as it was."""
+    from reconciler.output import write_atomic
+
+    write_atomic(path, dumps(plan))

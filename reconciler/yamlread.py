@@ -301,6 +301,14 @@ def explain(
         reader.problem(at, f"{prefix}{error.message}")
 
 
+def once(reader: Reader, at: Pos | None, message: str) -> None:
+    """Note a problem unless the same one is already noted there: a value that breaks
+    several rules of one shape (pattern and length) gets one message."""
+    line, column = at or (1, 1)
+    if Problem(reader.path, line, column, message) not in reader.problems:
+        reader.problem(at, message)
+
+
 TYPE_NAMES = {
     "boolean": "a boolean (true or false)",
     "object": "a mapping",

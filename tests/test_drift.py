@@ -496,11 +496,15 @@ def test_markdown_from_the_command_line_is_truncated(
         ("ignore: " + "[" * 990 + "]" * 990 + "\n", "nested more than 32 levels deep"),
         ("ignore:\n  - &rule {cluster: a, reason: b}\n  - *rule\n", "anchors and aliases"),
         ("ignore:\n  - cluster: a\n    reason: b\n    until: 2026-02-30\n", "not a real date"),
+        (
+            'ignore:\n  - cluster: a\n    reason: b\n    until: "2026-12-31\\n"\n',
+            "ignore[0].until: '2026-12-31\\n' is not a date written YYYY-MM-DD",
+        ),
     ],
-    ids=["deep", "alias", "impossible-date"],
+    ids=["deep", "alias", "impossible-date", "date-with-trailing-newline"],
 )
 def test_a_hostile_or_broken_ignore_file_is_a_problem_not_a_crash(text: str, words: str) -> None:
     rules, problems = ignore.parse(text, ".reconcilerignore")
     assert rules == ()
-    assert problems and words in problems[0].message
+    assert len(problems) == 1 and words in problems[0].message
     assert problems[0].path == ".reconcilerignore"

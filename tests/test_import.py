@@ -176,3 +176,15 @@ def test_display_name_cannot_inject_yaml() -> None:
     assert problems == []
     assert cluster is not None and not cluster.paused
     assert text.count("\n") == 7
+
+
+def test_an_id_ending_in_a_line_break_is_quoted_and_refused_on_load() -> None:
+    """`$` in Python matches before a final newline; written raw, the id would end the line
+    and the file would silently name another id."""
+    text = importer.render(live(ORDERS_PROD + "\n", "x"))
+    assert f'  id: "{ORDERS_PROD}\\n"   # displayName: x\n' in text
+    cluster, problems = loader.parse(text, "x.yaml")
+    assert cluster is None
+    assert [(p.line, p.message) for p in problems] == [
+        (4, f"cluster.id: '{ORDERS_PROD}\\n' is not a UUID")
+    ]

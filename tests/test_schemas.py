@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 from jsonschema import Draft202012Validator
@@ -23,3 +25,24 @@ def test_schema_is_valid_and_documented(path: Path) -> None:
     Draft202012Validator.check_schema(schema)
     assert schema["$schema"] == "https://json-schema.org/draft/2020-12/schema"
     assert schema.get("description"), f"{path.name} has no description"
+
+
+def _patterned(node: Any, where: str = "") -> Iterator[tuple[str, dict[str, Any]]]:
+    if isinstance(node, dict):
+        if isinstance(node.get("pattern"), str):
+            yield where or "/", node
+        for key, value in node.items():
+            yield from _patterned(value, f"{where}/{key}")
+    elif isinstance(node, list):
+        for index, value in enumerate(node):
+            yield from _patterned(value, f"{where}/{index}")
+
+
+@pytest.mark.parametrize("path", SCHEMAS, ids=lambda p: p.name)
+def test_a_pattern_anchored_at_the_end_also_bounds_the_length(path: Path) -> None:
+    """JSON Schema patterns are ECMA-262, where `$` is the end of the value; Python's `re`
+    (which jsonschema uses) also lets it match before a final newline. Only a length limit
+    makes "<value>\\n" invalid for every validator."""
+    for where, sub in _patterned(load_schema(path.name)):
+        if sub["pattern"].endswith("$"):
+            assert "maxLength" in sub, f"{path.name}{where}"

@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 
 from reconciler.cli import main
+from reconciler.emulator import Emulator
 
 ROOT = Path(__file__).resolve().parent.parent
 EXAMPLES = ROOT / "examples"
@@ -128,6 +129,19 @@ BAD: list[tuple[str, str | bytes, str, str]] = [
         "cluster.id: '498ae72f' is not a UUID",
     ),
     (
+        # Python's `$` matches before a final newline: the schema's length rules catch it
+        "uuid-with-trailing-newline",
+        f'cluster:\n  id: "{UUID}\\n"\nconnectionPooler:\n  enabled: true\n',
+        "2:7",
+        f"cluster.id: '{UUID}\\n' is not a UUID",
+    ),
+    (
+        "uuid-too-long",
+        f"cluster:\n  id: {UUID}-0\nconnectionPooler:\n  enabled: true\n",
+        "2:7",
+        f"cluster.id: '{UUID}-0' is not a UUID",
+    ),
+    (
         "empty-name",
         "cluster:\n  name: ''\nconnectionPooler:\n  enabled: true\n",
         "2:9",
@@ -233,6 +247,26 @@ def test_bad_input_exits_1_naming_file_line_and_column(
     assert lines[0].startswith(f"{path}:{where}: "), err
     assert words in lines[0], err
     assert lines[1] == "error: 1 problem in the desired-state files"
+
+
+def test_an_id_with_a_trailing_newline_never_reaches_the_api(
+    api_env: Emulator,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """It would have been sent as /clusters/<uuid>%0A: every command stops at the file."""
+    monkeypatch.chdir(tmp_path)
+    Path("clusters").mkdir()
+    Path("clusters/orders-prod.yaml").write_text(
+        f'cluster:\n  id: "{UUID}\\n"\nconnectionPooler:\n  enabled: false\n'
+    )
+    for command in (["validate"], ["plan"], ["apply", "--auto-approve"], ["drift"]):
+        assert main([*command, "clusters"]) == 1, command
+        assert capsys.readouterr().err.splitlines()[0] == (
+            f"clusters/orders-prod.yaml:2:7: cluster.id: '{UUID}\\n' is not a UUID"
+        )
+    assert api_env.requests == []
 
 
 def test_every_problem_in_every_file_is_listed(

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import argparse
 import sys
-from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from reconciler.cli import _common
@@ -52,18 +51,22 @@ def register(sub: Any) -> None:
 def run(args: argparse.Namespace) -> int:
     from datetime import UTC, datetime
 
-    from reconciler import drift, ignore, loader
+    from reconciler import drift, ignore, loader, output
 
     # every input is checked before the first request
     loaded = loader.load(args.paths)
     ignore_file = ignore.resolve_path(args.ignore_file)
     rules = ignore.load(ignore_file) if ignore_file else ()
+    if args.output:
+        inputs = [path for path, _ in loaded.sources] + ([ignore_file] if ignore_file else [])
+        output.refuse_inputs(args.output, inputs, flag="--output")
     plan = _common.read_only_plan(loaded, _common.api_settings(args))
     report = drift.build_report(
         plan, rules, today=datetime.now(UTC).date(), ignore_file=ignore_file
     )
     if args.output:
-        _write(args.output, _render(report, args.format, color=False))
+        text = "".join(line + "\n" for line in _render(report, args.format, color=False))
+        output.write_atomic(args.output, text)
         lines = _render(report, "text", color=_common.use_color(args))
     else:
         lines = _render(report, args.format, color=_common.use_color(args))
@@ -84,14 +87,3 @@ def _render(report: DriftReport, fmt: str, *, color: bool) -> Iterator[str]:
     if fmt == "junit":
         return drift.drift_junit(report)
     return drift.drift_text(report, color=color)
-
-
-def _write(path: str, lines: Iterator[str]) -> None:
-    from reconciler.errors import ReconcilerError
-
-    try:
-        Path(path).write_text("".join(line + "\n" for line in lines), encoding="utf-8")
-    except OSError as exc:
-        raise ReconcilerError(
-            f"cannot write the drift report to {path}: {exc.strerror or exc}"
-        ) from exc

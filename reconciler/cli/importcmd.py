@@ -59,7 +59,7 @@ def register(sub: Any) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from reconciler import importer
+    from reconciler import importer, output
     from reconciler.errors import ReconcilerError
 
     settings = _common.api_settings(args)
@@ -86,7 +86,9 @@ def run(args: argparse.Namespace) -> int:
     try:
         out_dir.mkdir(parents=True, exist_ok=True)
         for cluster, path in targets:
-            _write(path, importer.render(cluster, schema_ref=args.schema_ref), force=args.force)
+            text = importer.render(cluster, schema_ref=args.schema_ref)
+            # created exclusively unless forced: a file appearing since the check is kept
+            output.write_atomic(path, text, overwrite=args.force)
             print(f"wrote {path}  ({cluster.name}, {cluster.id})")
     except OSError as exc:
         raise ReconcilerError(f"cannot write to {args.out_dir}: {exc}") from exc
@@ -108,15 +110,3 @@ async def _fetch(settings: ApiSettings, args: argparse.Namespace) -> list[LiveCl
             found = list(await asyncio.gather(*(client.resolve_name(n) for n in args.name)))
     unique = {c.id.lower(): c for c in found}
     return sorted(unique.values(), key=lambda c: (c.name, c.id.lower()))
-
-
-def _write(path: Path, text: str, *, force: bool) -> None:
-    """Exclusive create unless forced, so a file appearing since the check is never replaced;
-    a forced write goes through a temporary file, so a reader never sees half a file."""
-    if not force:
-        with open(path, "x", encoding="utf-8") as handle:
-            handle.write(text)
-        return
-    temporary = path.with_name(f".{path.name}.tmp")
-    temporary.write_text(text, encoding="utf-8")
-    os.replace(temporary, path)

@@ -37,9 +37,11 @@ def register(sub: Any) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from reconciler import loader, planfile, render
+    from reconciler import loader, output, planfile, render
 
     loaded = loader.load(args.paths)
+    if args.out:
+        output.refuse_inputs(args.out, [path for path, _ in loaded.sources], flag="--out")
     plan = _common.read_only_plan(loaded, _common.api_settings(args))
     if args.out:
         planfile.write(args.out, plan)
