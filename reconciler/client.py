@@ -17,6 +17,7 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+import os
 import random
 import re
 import time
@@ -274,17 +275,75 @@ def _refuse_unless_get(request: httpx.Request) -> None:
 
 
 async def _refuse_unless_get_hook(request: httpx.Request) -> None:
-    """The same guard as an httpx request hook: it also covers proxy transports from the
-    environment, which httpx mounts beside (not inside) the transport we pass it."""
+    """The same guard as an httpx request hook: it also covers the proxy transports httpx
+    builds from the environment and mounts beside (not inside) its default transport."""
     _refuse_unless_get(request)
+
+
+#: the schemes httpx can send through; socks5 and socks5h need the optional `socksio` package
+_PROXY_SCHEMES = ("http", "https", "socks5", "socks5h")
+
+
+def _proxy_environment() -> dict[str, str]:
+    """The proxy variables in effect, as spelt in the environment.
+
+    httpx reads them through urllib, where the lower-case spelling wins (even when empty, which
+    then unsets the variable); this mirrors that, to name the right one in messages.
+    """
+    found: dict[str, str] = {}
+    for lower in ("http_proxy", "https_proxy", "all_proxy", "no_proxy"):
+        name = lower if lower in os.environ else lower.upper()
+        if os.environ.get(name):
+            found[name] = os.environ[name]
+    return found
+
+
+def _hide_credentials(url: str) -> str:
+    """A proxy URL fit for messages: `user:password@` becomes `***@`."""
+    return re.sub(r"^([A-Za-z][A-Za-z0-9+.-]*://)?[^/]*@", r"\1***@", url)
+
+
+def _proxy_problem(exc: Exception) -> ConfigError | None:
+    """The proxy variable httpx could not use, named; None when no proxy variable is at fault."""
+    for name, value in _proxy_environment().items():
+        if name.lower() == "no_proxy":
+            continue
+        url = value if "://" in value else f"http://{value}"  # as httpx reads it
+        shown = _hide_credentials(value)
+        scheme = url.partition("://")[0].lower()
+        if scheme in ("socks5", "socks5h") and isinstance(exc, ImportError):
+            return ConfigError(
+                f"{name}={shown} is a SOCKS proxy, which needs the Python package 'socksio'; "
+                "it is not installed",
+                hint="install it next to reconciler (pip install 'httpx[socks]'), "
+                "or use an http:// proxy",
+            )
+        if scheme not in _PROXY_SCHEMES:
+            return ConfigError(
+                f"{name}={shown}: proxy scheme {scheme!r} is not supported",
+                hint="a proxy URL starts with http://, https://, socks5:// or socks5h://",
+            )
+        try:
+            httpx.URL(url)
+        except httpx.InvalidURL as bad:
+            detail = str(bad)
+            userinfo = url.partition("://")[2].split("/")[0].rpartition("@")[0]
+            for part in filter(None, userinfo.split(":")):
+                detail = detail.replace(part, "***")
+            return ConfigError(
+                f"{name}={shown} is not a valid proxy URL ({detail})",
+                hint="for example http://proxy.example.com:3128",
+            )
+    return None
 
 
 class Client:
     """An async client of the DBaaS PostgreSQL v1 API: `async with Client(settings) as c: ...`.
 
     The credentials are checked when it is built, so a missing token fails before any request.
-    With `read_only=True` nothing but GET can leave it. `transport` replaces the network
-    (tests of responses the emulator cannot produce); the read-only guard wraps it too.
+    With `read_only=True` nothing but GET can leave it. Proxies come from the environment, as
+    in curl and pip. `transport` replaces the network, proxies included (tests of responses the
+    emulator cannot produce); the read-only guard wraps it too.
     """
 
     def __init__(
@@ -307,18 +366,43 @@ class Client:
             max_connections=settings.concurrency,
             max_keepalive_connections=settings.concurrency,
         )
-        inner = transport or httpx.AsyncHTTPTransport(verify=settings.verify_tls, limits=limits)
-        self._http = httpx.AsyncClient(
-            headers=headers,
-            timeout=httpx.Timeout(settings.timeout),
-            verify=settings.verify_tls,
-            limits=limits,
-            transport=_GetOnlyTransport(inner) if read_only else inner,
-            event_hooks={"request": [_refuse_unless_get_hook]} if read_only else None,
-            # a redirect is an error (status >= 300): following one could carry the
-            # Authorization header somewhere else
-            follow_redirects=False,
-        )
+        # No transport of ours (unless a test passes one): httpx then builds its own, with these
+        # verify and limits, plus a proxy transport for each of HTTP_PROXY, HTTPS_PROXY and
+        # ALL_PROXY (either case) that NO_PROXY leaves, as curl and pip do. Passing
+        # `transport=` would turn the environment's proxies off.
+        try:
+            self._http = httpx.AsyncClient(
+                headers=headers,
+                timeout=httpx.Timeout(settings.timeout),
+                verify=settings.verify_tls,
+                limits=limits,
+                transport=transport,
+                trust_env=True,
+                event_hooks={"request": [_refuse_unless_get_hook]} if read_only else None,
+                # a redirect is an error (status >= 300): following one could carry the
+                # Authorization header somewhere else
+                follow_redirects=False,
+            )
+        except (ImportError, ValueError, httpx.InvalidURL) as exc:
+            problem = _proxy_problem(exc)
+            if problem is None:
+                raise
+            raise problem from None
+        if read_only:
+            # The hook refuses anything but GET on its way to any transport, proxies included.
+            # Wrapping each transport too (httpx keeps them in _transport and _mounts; the
+            # tests check both) also refuses a request handed to a transport directly.
+            http = self._http
+            http._transport = _GetOnlyTransport(http._transport)
+            http._mounts = {
+                pattern: None if mounted is None else _GetOnlyTransport(mounted)
+                for pattern, mounted in http._mounts.items()
+            }
+        if transport is None and (proxies := _proxy_environment()):
+            log.debug(
+                "proxy settings from the environment: %s",
+                ", ".join(f"{name}={_hide_credentials(v)}" for name, v in proxies.items()),
+            )
         self._slots = asyncio.Semaphore(settings.concurrency)
         # Buckets of a tenth of a second's worth keep bursts short: a one-second bucket would
         # let twice the ceiling through in some one-second windows.
