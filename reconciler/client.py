@@ -17,7 +17,6 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
-import os
 import random
 import re
 import time
@@ -53,6 +52,7 @@ from reconciler.errors import (
     TransportError,
 )
 from reconciler.model import DEFAULT_POOLER, POOL_MODES, STATES, DesiredCluster, LiveCluster
+from reconciler.proxy import hide_credentials, proxy_environment, proxy_problem
 
 __all__ = [
     "LIST_WALK_THRESHOLD",
@@ -280,63 +280,6 @@ async def _refuse_unless_get_hook(request: httpx.Request) -> None:
     _refuse_unless_get(request)
 
 
-#: the schemes httpx can send through; socks5 and socks5h need the optional `socksio` package
-_PROXY_SCHEMES = ("http", "https", "socks5", "socks5h")
-
-
-def _proxy_environment() -> dict[str, str]:
-    """The proxy variables in effect, as spelt in the environment.
-
-    httpx reads them through urllib, where the lower-case spelling wins (even when empty, which
-    then unsets the variable); this mirrors that, to name the right one in messages.
-    """
-    found: dict[str, str] = {}
-    for lower in ("http_proxy", "https_proxy", "all_proxy", "no_proxy"):
-        name = lower if lower in os.environ else lower.upper()
-        if os.environ.get(name):
-            found[name] = os.environ[name]
-    return found
-
-
-def _hide_credentials(url: str) -> str:
-    """A proxy URL fit for messages: `user:password@` becomes `***@`."""
-    return re.sub(r"^([A-Za-z][A-Za-z0-9+.-]*://)?[^/]*@", r"\1***@", url)
-
-
-def _proxy_problem(exc: Exception) -> ConfigError | None:
-    """The proxy variable httpx could not use, named; None when no proxy variable is at fault."""
-    for name, value in _proxy_environment().items():
-        if name.lower() == "no_proxy":
-            continue
-        url = value if "://" in value else f"http://{value}"  # as httpx reads it
-        shown = _hide_credentials(value)
-        scheme = url.partition("://")[0].lower()
-        if scheme in ("socks5", "socks5h") and isinstance(exc, ImportError):
-            return ConfigError(
-                f"{name}={shown} is a SOCKS proxy, which needs the Python package 'socksio'; "
-                "it is not installed",
-                hint="install it next to reconciler (pip install 'httpx[socks]'), "
-                "or use an http:// proxy",
-            )
-        if scheme not in _PROXY_SCHEMES:
-            return ConfigError(
-                f"{name}={shown}: proxy scheme {scheme!r} is not supported",
-                hint="a proxy URL starts with http://, https://, socks5:// or socks5h://",
-            )
-        try:
-            httpx.URL(url)
-        except httpx.InvalidURL as bad:
-            detail = str(bad)
-            userinfo = url.partition("://")[2].split("/")[0].rpartition("@")[0]
-            for part in filter(None, userinfo.split(":")):
-                detail = detail.replace(part, "***")
-            return ConfigError(
-                f"{name}={shown} is not a valid proxy URL ({detail})",
-                hint="for example http://proxy.example.com:3128",
-            )
-    return None
-
-
 class Client:
     """An async client of the DBaaS PostgreSQL v1 API: `async with Client(settings) as c: ...`.
 
@@ -366,9 +309,9 @@ class Client:
             max_connections=settings.concurrency,
             max_keepalive_connections=settings.concurrency,
         )
-        # No transport of ours (unless a test passes one): httpx then builds its own, with these
-        # verify and limits, plus a proxy transport for each of HTTP_PROXY, HTTPS_PROXY and
-        # ALL_PROXY (either case) that NO_PROXY leaves, as curl and pip do. Passing
+        # No transport of ours (unless a test passes one): httpx then builds its own and one per
+        # proxy in HTTP_PROXY, HTTPS_PROXY or ALL_PROXY (either case; hosts in NO_PROXY go
+        # direct), all with the same verify and limits, as curl and pip do. Passing
         # `transport=` would turn the environment's proxies off.
         try:
             self._http = httpx.AsyncClient(
@@ -384,7 +327,7 @@ class Client:
                 follow_redirects=False,
             )
         except (ImportError, ValueError, httpx.InvalidURL) as exc:
-            problem = _proxy_problem(exc)
+            problem = proxy_problem(exc)
             if problem is None:
                 raise
             raise problem from None
@@ -398,10 +341,10 @@ class Client:
                 pattern: None if mounted is None else _GetOnlyTransport(mounted)
                 for pattern, mounted in http._mounts.items()
             }
-        if transport is None and (proxies := _proxy_environment()):
+        if transport is None and (proxies := proxy_environment()):
             log.debug(
                 "proxy settings from the environment: %s",
-                ", ".join(f"{name}={_hide_credentials(v)}" for name, v in proxies.items()),
+                ", ".join(f"{name}={hide_credentials(v)}" for name, v in proxies.items()),
             )
         self._slots = asyncio.Semaphore(settings.concurrency)
         # Buckets of a tenth of a second's worth keep bursts short: a one-second bucket would
