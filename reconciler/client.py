@@ -52,6 +52,7 @@ from reconciler.errors import (
     TransportError,
 )
 from reconciler.model import DEFAULT_POOLER, POOL_MODES, STATES, DesiredCluster, LiveCluster
+from reconciler.proxy import hide_credentials, proxy_environment, proxy_problem
 
 __all__ = [
     "LIST_WALK_THRESHOLD",
@@ -283,8 +284,8 @@ def _refuse_unless_get(request: httpx.Request) -> None:
 
 
 async def _refuse_unless_get_hook(request: httpx.Request) -> None:
-    """The same guard as an httpx request hook: it also covers proxy transports from the
-    environment, which httpx mounts beside (not inside) the transport we pass it."""
+    """The same guard as an httpx request hook: it also covers the proxy transports httpx
+    builds from the environment and mounts beside (not inside) its default transport."""
     _refuse_unless_get(request)
 
 
@@ -292,8 +293,9 @@ class Client:
     """An async client of the DBaaS PostgreSQL v1 API: `async with Client(settings) as c: ...`.
 
     The credentials are checked when it is built, so a missing token fails before any request.
-    With `read_only=True` nothing but GET can leave it. `transport` replaces the network
-    (tests of responses the emulator cannot produce); the read-only guard wraps it too.
+    With `read_only=True` nothing but GET can leave it. Proxies come from the environment, as
+    in curl and pip. `transport` replaces the network, proxies included (tests of responses the
+    emulator cannot produce); the read-only guard wraps it too.
     """
 
     def __init__(
@@ -316,18 +318,43 @@ class Client:
             max_connections=settings.concurrency,
             max_keepalive_connections=settings.concurrency,
         )
-        inner = transport or httpx.AsyncHTTPTransport(verify=settings.verify_tls, limits=limits)
-        self._http = httpx.AsyncClient(
-            headers=headers,
-            timeout=httpx.Timeout(settings.timeout),
-            verify=settings.verify_tls,
-            limits=limits,
-            transport=_GetOnlyTransport(inner) if read_only else inner,
-            event_hooks={"request": [_refuse_unless_get_hook]} if read_only else None,
-            # a redirect is an error (status >= 300): following one could carry the
-            # Authorization header somewhere else
-            follow_redirects=False,
-        )
+        # No transport of ours (unless a test passes one): httpx then builds its own and one per
+        # proxy in HTTP_PROXY, HTTPS_PROXY or ALL_PROXY (either case; hosts in NO_PROXY go
+        # direct), all with the same verify and limits, as curl and pip do. Passing
+        # `transport=` would turn the environment's proxies off.
+        try:
+            self._http = httpx.AsyncClient(
+                headers=headers,
+                timeout=httpx.Timeout(settings.timeout),
+                verify=settings.verify_tls,
+                limits=limits,
+                transport=transport,
+                trust_env=True,
+                event_hooks={"request": [_refuse_unless_get_hook]} if read_only else None,
+                # a redirect is an error (status >= 300): following one could carry the
+                # Authorization header somewhere else
+                follow_redirects=False,
+            )
+        except (ImportError, ValueError, httpx.InvalidURL) as exc:
+            problem = proxy_problem(exc)
+            if problem is None:
+                raise
+            raise problem from None
+        if read_only:
+            # The hook refuses anything but GET on its way to any transport, proxies included.
+            # Wrapping each transport too (httpx keeps them in _transport and _mounts; the
+            # tests check both) also refuses a request handed to a transport directly.
+            http = self._http
+            http._transport = _GetOnlyTransport(http._transport)
+            http._mounts = {
+                pattern: None if mounted is None else _GetOnlyTransport(mounted)
+                for pattern, mounted in http._mounts.items()
+            }
+        if transport is None and (proxies := proxy_environment()):
+            log.debug(
+                "proxy settings from the environment: %s",
+                ", ".join(f"{name}={hide_credentials(v)}" for name, v in proxies.items()),
+            )
         self._slots = asyncio.Semaphore(settings.concurrency)
         # Buckets of a tenth of a second's worth keep bursts short: a one-second bucket would
         # let twice the ceiling through in some one-second windows.

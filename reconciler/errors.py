@@ -92,7 +92,8 @@ class TransportError(ReconcilerError):
     ) -> None:
         super().__init__(
             message,
-            hint="check IONOS_API_URL and the network; transient faults are retried already",
+            hint="check IONOS_API_URL, the network and any proxy variables (HTTPS_PROXY, "
+            "NO_PROXY); transient faults are retried already",
         )
         self.cluster_id = cluster_id
         self.attempts = attempts

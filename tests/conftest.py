@@ -11,6 +11,15 @@ import pytest
 from reconciler.emulator import Emulator
 
 
+@pytest.fixture(autouse=True)
+def no_proxy_from_the_machine(monkeypatch: pytest.MonkeyPatch) -> None:
+    """reconciler honours HTTP_PROXY and friends: a developer's proxy must not come between
+    the tests and the emulator on loopback. Tests of proxies set their own."""
+    for name in ("HTTP_PROXY", "HTTPS_PROXY", "ALL_PROXY", "NO_PROXY"):
+        monkeypatch.delenv(name, raising=False)
+        monkeypatch.delenv(name.lower(), raising=False)
+
+
 @pytest.fixture
 def emulator() -> Iterator[Emulator]:
     """The demo clusters, with a short BUSY after each PATCH."""

@@ -113,6 +113,29 @@ def test_gitlab_pipeline_has_the_three_jobs() -> None:
     assert subcommands(gitlab_commands()) == ["validate", "plan", "apply", "drift"]
 
 
+def test_applies_are_serialised_and_never_cancelled() -> None:
+    """The API has no compare-and-swap: only a serial pipeline keeps two applies apart."""
+    serial = {"group": "reconciler-apply", "cancel-in-progress": False}
+    for name, lines in github_commands().items():
+        workflow = yaml.safe_load((WORKFLOWS / name).read_text())
+        groups = [workflow.get("concurrency")] + [
+            job.get("concurrency") for job in workflow["jobs"].values()
+        ]
+        if "apply" in subcommands(lines):
+            assert workflow["concurrency"] == serial, name
+            assert all(g in (None, serial) for g in groups), name  # no job loosens it
+        else:  # in the apply group, a read-only run would replace a waiting apply
+            assert all((g or {}).get("group") != serial["group"] for g in groups), name
+    pipeline = yaml.safe_load((GITOPS / ".gitlab-ci.yml").read_text())
+    writers = {
+        name: job.get("resource_group")
+        for name, job in pipeline.items()
+        if isinstance(job, dict)
+        and "apply" in subcommands([c for line in job.get("script", []) for c in commands_in(line)])
+    }
+    assert writers == {"apply": "ionos-clusters"}
+
+
 def test_systemd_units_and_cron_line_are_complete() -> None:
     timer = configparser.ConfigParser(strict=False)
     timer.read(GITOPS / "ops" / "systemd" / "reconciler-drift.timer")
