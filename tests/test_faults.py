@@ -155,6 +155,6 @@ def test_ctrl_c_stops_new_patches_waits_for_none_and_reports(
     assert 0 < sent < 40
     time.sleep(0.5)
     assert len(emu.patches()) == sent, "a PATCH left after the interrupt was handled"
-    assert "Apply interrupted:" in out
+    assert "Apply interrupted by SIGINT:" in out
     assert "not-sent" in out and "unverified" in out
     assert out.count("not-sent") + out.count("unverified ") >= 40
