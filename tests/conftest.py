@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import shutil
 from collections.abc import Callable, Iterator
 from contextlib import ExitStack
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -41,20 +43,46 @@ def make_emulator() -> Iterator[Callable[..., Emulator]]:
         yield make
 
 
+EXAMPLES = Path(__file__).resolve().parent.parent / "examples" / "clusters"
+_CONVENTIONAL = (
+    "IONOS_USERNAME",
+    "IONOS_PASSWORD",
+    "IONOS_CONTRACT_NUMBER",
+    "CI",
+    "NO_COLOR",
+    "IONOS_LOG_LEVEL",
+)
+
+
+@pytest.fixture
+def clusters(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """A copy of the examples, in a working directory of their own (as a GitOps checkout)."""
+    shutil.copytree(EXAMPLES, tmp_path / "clusters")
+    monkeypatch.chdir(tmp_path)
+    return Path("clusters")
+
+
+@pytest.fixture
+def point_at(monkeypatch: pytest.MonkeyPatch) -> Callable[[Emulator], None]:
+    """Point the IONOS variables at an emulator of the test's own making, with a token."""
+
+    def point(emu: Emulator) -> None:
+        assert emu.url is not None
+        monkeypatch.setenv("IONOS_API_URL", emu.url)
+        monkeypatch.setenv("IONOS_TOKEN", "test-token")
+        for name in _CONVENTIONAL:
+            monkeypatch.delenv(name, raising=False)
+
+    return point
+
+
 @pytest.fixture
 def api_env(emulator: Emulator, monkeypatch: pytest.MonkeyPatch) -> Iterator[Emulator]:
     """Point the conventional IONOS variables at the emulator, and nothing else at all."""
     assert emulator.url is not None
     monkeypatch.setenv("IONOS_API_URL", emulator.url)
     monkeypatch.setenv("IONOS_TOKEN", "test-token")
-    for name in (
-        "IONOS_USERNAME",
-        "IONOS_PASSWORD",
-        "IONOS_CONTRACT_NUMBER",
-        "CI",
-        "NO_COLOR",
-        "IONOS_LOG_LEVEL",
-    ):
+    for name in _CONVENTIONAL:
         monkeypatch.delenv(name, raising=False)
     yield emulator
 

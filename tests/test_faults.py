@@ -38,24 +38,16 @@ def desired_files(folder: Path, clusters: list[dict[str, Any]]) -> dict[str, dic
     return targets
 
 
-def point_at(emu: Emulator, monkeypatch: pytest.MonkeyPatch) -> None:
-    assert emu.url is not None
-    monkeypatch.setenv("IONOS_API_URL", emu.url)
-    monkeypatch.setenv("IONOS_TOKEN", "fault-token")
-    for name in ("CI", "NO_COLOR", "IONOS_USERNAME", "IONOS_PASSWORD", "IONOS_LOG_LEVEL"):
-        monkeypatch.delenv(name, raising=False)
-
-
 def test_every_cluster_converges_through_5xx_429_and_dropped_connections(
     make_emulator: Callable[..., Emulator],
     tmp_path: Path,
-    monkeypatch: pytest.MonkeyPatch,
+    point_at: Callable[[Emulator], None],
     capsys: pytest.CaptureFixture[str],
 ) -> None:
     clusters = generate_clusters(100, seed=11)
     targets = desired_files(tmp_path / "clusters", clusters)
     emu = make_emulator(clusters=clusters, busy_seconds=0.5)
-    point_at(emu, monkeypatch)
+    point_at(emu)
     # faults only once the plan is made, so that they hit apply's reads, PATCHes and polls
     assert main(["plan", str(tmp_path / "clusters"), "--out", str(tmp_path / "plan.json")]) == 0
     emu.faults = Faults(rate_5xx=0.2, rate_429=0.1, retry_after=1, rate_drop=0.05, seed=5)
@@ -81,7 +73,7 @@ def test_every_cluster_converges_through_5xx_429_and_dropped_connections(
 def test_a_persistently_failing_cluster_is_reported_the_others_converge(
     make_emulator: Callable[..., Emulator],
     tmp_path: Path,
-    monkeypatch: pytest.MonkeyPatch,
+    point_at: Callable[[Emulator], None],
     capsys: pytest.CaptureFixture[str],
 ) -> None:
     clusters = generate_clusters(5, seed=2)
@@ -89,7 +81,7 @@ def test_a_persistently_failing_cluster_is_reported_the_others_converge(
     broken = clusters[2]["id"]
     emu = make_emulator(clusters=clusters, busy_seconds=0.5)
     emu.faults = Faults(fail_patch={broken: (422, "storage migration in progress")})
-    point_at(emu, monkeypatch)
+    point_at(emu)
 
     code = main(["apply", str(tmp_path), "--auto-approve", "--settle-seconds", "1"])
     out = capsys.readouterr().out
@@ -105,7 +97,7 @@ def test_a_persistently_failing_cluster_is_reported_the_others_converge(
 def test_a_cluster_that_never_leaves_busy_hits_the_timeout(
     make_emulator: Callable[..., Emulator],
     tmp_path: Path,
-    monkeypatch: pytest.MonkeyPatch,
+    point_at: Callable[[Emulator], None],
     capsys: pytest.CaptureFixture[str],
 ) -> None:
     clusters = generate_clusters(3, seed=4)
@@ -113,7 +105,7 @@ def test_a_cluster_that_never_leaves_busy_hits_the_timeout(
     stuck = clusters[0]["id"]
     emu = make_emulator(clusters=clusters, busy_seconds=0.3)
     emu.faults = Faults(stuck_busy={stuck})
-    point_at(emu, monkeypatch)
+    point_at(emu)
 
     started = time.monotonic()
     code = main(

@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 import os
 import re
-import shutil
 import subprocess
 import sys
 import threading
@@ -25,14 +24,6 @@ ORDERS_STAGING = "7a1d0e3c-5b2f-4c8e-9f61-2d4b8a0c13e5"
 ANALYTICS = "5e8b2c71-0f39-4d16-b8a4-7c9e3f10d2a6"
 LEGACY = "9d04f6b8-2a7c-4e53-8c19-b6e0a3f5d471"
 FAST = ["--settle-seconds", "0.5"]
-
-
-@pytest.fixture
-def clusters(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    """A copy of the examples, in a working directory of their own (as a GitOps checkout)."""
-    shutil.copytree(EXAMPLES, tmp_path / "clusters")
-    monkeypatch.chdir(tmp_path)
-    return Path("clusters")
 
 
 def patched_ids(emu: Emulator) -> list[str]:

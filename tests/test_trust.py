@@ -4,7 +4,6 @@ renamed clusters. Real HTTP against the emulator; its request log is the witness
 from __future__ import annotations
 
 import json
-import shutil
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -17,19 +16,11 @@ from reconciler import __version__
 from reconciler.cli import main
 from reconciler.emulator import Emulator, Faults
 
-EXAMPLES = Path(__file__).resolve().parent.parent / "examples" / "clusters"
 ORDERS_PROD = "498ae72f-411f-11eb-9d07-046c59cc737e"
 ORDERS_STAGING = "7a1d0e3c-5b2f-4c8e-9f61-2d4b8a0c13e5"
 #: a demo cluster that no example file names
 UNMANAGED = "2b7e4d90-6c1a-4f38-9e25-d8a0b3c7f614"
 FAST = ["--settle-seconds", "0.3"]
-
-
-@pytest.fixture
-def clusters(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    shutil.copytree(EXAMPLES, tmp_path / "clusters")
-    monkeypatch.chdir(tmp_path)
-    return Path("clusters")
 
 
 def _saved_plan(capsys: pytest.CaptureFixture[str], clusters: Path) -> dict[str, Any]:
@@ -144,15 +135,11 @@ def test_two_files_for_one_cluster_by_id_and_by_name_send_nothing_to_it(
 def test_a_patch_answered_after_the_timeout_is_read_back_not_resent(
     make_emulator: Callable[..., Emulator],
     clusters: Path,
-    monkeypatch: pytest.MonkeyPatch,
+    point_at: Callable[[Emulator], None],
     capsys: pytest.CaptureFixture[str],
 ) -> None:
     emu = make_emulator(busy_seconds=0.5, faults=Faults(patch_answer_delay=1.5))
-    assert emu.url is not None
-    monkeypatch.setenv("IONOS_API_URL", emu.url)
-    monkeypatch.setenv("IONOS_TOKEN", "slow-token")
-    for name in ("CI", "NO_COLOR", "IONOS_USERNAME", "IONOS_PASSWORD", "IONOS_LOG_LEVEL"):
-        monkeypatch.delenv(name, raising=False)
+    point_at(emu)
     orders = clusters / "orders-prod.yaml"
     code = main(
         ["apply", str(orders), "--auto-approve", "--format", "json",
