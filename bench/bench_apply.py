@@ -41,8 +41,8 @@ from bench._common import (
     verdict,
     write_desired,
 )
+from reconciler.dialects.v1 import DEFAULT_POOLER
 from reconciler.emulator import generate_clusters
-from reconciler.model import DEFAULT_POOLER
 
 COUNT = 200
 LATENCY_MS = 20

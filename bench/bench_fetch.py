@@ -16,6 +16,7 @@ from bench import print_table
 from bench._common import TOKEN, emulator
 from reconciler.client import Client
 from reconciler.config import ApiSettings, normalise_api_url
+from reconciler.dialects.v1 import DIALECT as V1
 from reconciler.model import DesiredCluster
 
 COUNT = 1000
@@ -78,7 +79,7 @@ def main() -> None:
         # a rate ceiling high enough that the concurrency ceiling (16) is what limits
         gets_settings = ApiSettings(url=settings.url, token=TOKEN, rate_limit=10_000.0)
         gets_s, gets_requests = asyncio.run(client_gets(gets_settings, ids))
-        base_s = baseline(settings.url, ids)
+        base_s = baseline(V1.base_urls(settings.url)[0], ids)
 
     print_table(
         f"fetch the live state of {COUNT:,} clusters "

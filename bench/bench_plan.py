@@ -43,8 +43,8 @@ from bench._common import (
     verdict_at_least,
     write_desired,
 )
+from reconciler.dialects.v1 import DEFAULT_POOLER
 from reconciler.emulator import generate_clusters
-from reconciler.model import DEFAULT_POOLER
 from reconciler.planner import LiveResult
 
 LATENCY_MS = 20
@@ -85,13 +85,13 @@ def stages(api_url: str, directory: Path) -> list[tuple[str, float]]:
     load_done = time.perf_counter()
     settings = ApiSettings(url=normalise_api_url(api_url), token=TOKEN)
 
-    async def fetch() -> dict[str, LiveResult]:
+    async def fetch() -> tuple[dict[str, LiveResult], Client]:
         async with Client(settings, read_only=True) as client:
-            return await engine.fetch(client, loaded.clusters)
+            return await engine.fetch(client, loaded.clusters), client
 
-    live = asyncio.run(fetch())
+    live, client = asyncio.run(fetch())
     fetched = time.perf_counter()
-    plan = engine.make_plan(loaded, live, settings.url)
+    plan = engine.make_plan(loaded, live, client)
     planned = time.perf_counter()
     lines = sum(1 for _ in render.plan_text(plan))
     rendered = time.perf_counter()

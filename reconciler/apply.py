@@ -1,13 +1,15 @@
-"""Executes a Plan through the client: re-read, PATCH, wait, verify. Never re-diffs.
+"""Executes a Plan through the client: re-read, update, wait, verify. Never re-diffs.
 
-The API has no ETag or If-Match, so nothing stops two writers at the API. The rule that keeps
-them apart (docs/guarantees.md): before every PATCH, the first one and any repeat after a 409, a
-throttle, a server fault or a lost answer, the cluster is read again, and the PATCH goes out only
-if its pooler still equals what the plan was computed from. Already at the target: nothing is
-sent. Anything else: the cluster is refused, naming the field that moved. After the PATCH we wait
-until the cluster is AVAILABLE with the target pooler, and a cluster that ends up with other
-values is a failure, never "converged". Each cluster is handled on its own so that one failure
-does not stop the others.
+An update is whatever request the API's dialect builds (v1 PATCH, v2 PUT). The API has no ETag
+or If-Match, so nothing stops two writers at the API. The rule that keeps them apart
+(docs/guarantees.md): before every update, the first one and any repeat after a 409, a
+throttle, a server fault or a lost answer, the cluster is read again, and the update goes out
+only if its pooler still equals what the plan was computed from; it is built from that read.
+Already at the target: nothing is sent. Anything else: the cluster is refused, naming the field
+that moved. After the update we wait until the cluster is AVAILABLE with the target pooler, and
+a cluster that ends up with other values, or with any other property changed, is a failure,
+never "converged". Each cluster is handled on its own so that one failure does not stop the
+others.
 """
 
 from __future__ import annotations
@@ -318,9 +320,10 @@ class Applier:
         return await self.client.get_cluster(cluster_id)
 
     async def _update(self, item: ClusterPlan, started: float) -> ClusterResult:
-        assert item.live is not None and item.patch is not None
+        assert item.live is not None and item.target is not None
         cluster_id = item.live.id
-        target: dict[str, Any] = item.patch["properties"]["connectionPooler"]
+        target: dict[str, Any] = item.target
+        before = item.live
         deadline = started + self.options.timeout
         sent = 0
         last_sent = started
@@ -339,9 +342,9 @@ class Applier:
         def stopped() -> ClusterResult:
             if sent:
                 return result(
-                    Outcome.UNVERIFIED, "PATCH sent; interrupted before convergence was seen"
+                    Outcome.UNVERIFIED, "update sent; interrupted before convergence was seen"
                 )
-            return result(Outcome.NOT_SENT, "interrupted before its PATCH was sent")
+            return result(Outcome.NOT_SENT, "interrupted before its update was sent")
 
         while True:
             if self.stop.is_set():
@@ -349,8 +352,8 @@ class Applier:
             if time.monotonic() >= deadline:
                 return result(
                     Outcome.FAILED,
-                    f"timed out after {self.options.timeout:.0f}s before the PATCH was accepted"
-                    + (f" ({_patches(sent)} sent, none answered)" if sent else ""),
+                    f"timed out after {self.options.timeout:.0f}s before the update was accepted"
+                    + (f" ({_updates(sent)} sent, none answered)" if sent else ""),
                 )
             verdict: _Verdict | None = None
             try:
@@ -360,14 +363,15 @@ class Applier:
                     live = await self._reread(cluster_id)
                     verdict = decide(item, live, target)
                     if verdict is _Verdict.SEND:
-                        await self.client.patch_cluster(cluster_id, item.patch, on_sent=count)
+                        before = live
+                        await self.client.update(live, target, on_sent=count)
                 if verdict is _Verdict.WAIT:
                     self.progress("waiting", item, f"{live.state}: waiting for AVAILABLE")
                     await self.watcher.wait(
                         cluster_id,
                         lambda c: c.state == "AVAILABLE",
                         deadline,
-                        "the cluster to be AVAILABLE before its PATCH",
+                        "the cluster to be AVAILABLE before its update",
                     )
                     continue  # read it again, right before the PATCH
             except Interrupted:
@@ -376,7 +380,7 @@ class Applier:
                 if not sent:
                     return result(Outcome.REFUSED, exc.message)
                 how = "whose answer was lost" if lost else "refused by the API"
-                return result(Outcome.REFUSED, f"{exc.message} (after {_patches(sent)} {how})")
+                return result(Outcome.REFUSED, f"{exc.message} (after {_updates(sent)} {how})")
             except ConflictError:
                 conflicts += 1
                 if conflicts > self.options.max_conflicts:
@@ -403,10 +407,10 @@ class Applier:
             if verdict is _Verdict.MATCHED and not sent:
                 return result(Outcome.CONVERGED, "already matched when re-read: nothing sent")
             if verdict is _Verdict.SEND:
-                self.progress("sent", item, "PATCH sent")
+                self.progress("sent", item, "update sent")
             if not self.options.wait:
-                return result(Outcome.SENT, "PATCH accepted; not waiting (--no-wait)")
-            return await self._converge(item, cluster_id, target, last_sent, deadline, result)
+                return result(Outcome.SENT, "update accepted; not waiting (--no-wait)")
+            return await self._converge(item, before, target, last_sent, deadline, result)
 
     async def _pause(self, attempt: int, error: ReconcilerError) -> None:
         """Back off as the HTTP layer does, but give way at once to a stop."""
@@ -423,7 +427,7 @@ class Applier:
     async def _converge(
         self,
         item: ClusterPlan,
-        cluster_id: str,
+        before: LiveCluster,
         target: dict[str, Any],
         patched_at: float,
         deadline: float,
@@ -453,13 +457,23 @@ class Applier:
             return settled and now == target
 
         try:
-            await self.watcher.wait(
-                cluster_id, converged, deadline, "the cluster to be AVAILABLE with the new pooler"
+            after = await self.watcher.wait(
+                before.id, converged, deadline, "the cluster to be AVAILABLE with the new pooler"
             )
         except Interrupted:
-            return result(Outcome.UNVERIFIED, "PATCH sent; interrupted before convergence was seen")
+            return result(
+                Outcome.UNVERIFIED, "update sent; interrupted before convergence was seen"
+            )
         except ReconcilerError as exc:
-            return result(Outcome.FAILED, f"PATCH sent, but {exc.message}")
+            return result(Outcome.FAILED, f"update sent, but {exc.message}")
+        collateral = self.client.collateral(before, after)
+        if collateral:
+            # a full replacement must never change anything but the pooler without saying so
+            return result(
+                Outcome.FAILED,
+                "the update also changed " + ", ".join(collateral) + " (compared with the read "
+                "made right before it): check the cluster",
+            )
         return result(Outcome.CONVERGED, "")
 
 
@@ -476,7 +490,7 @@ def _maybe_applied(exc: ApiError | TransportError) -> bool:
 
 def _gave_up(exc: ReconcilerError, tries: int, sent: int) -> str:
     what = exc.api_message if isinstance(exc, ApiError) and exc.api_message else exc.message
-    done = f"; {_patches(sent)} left, outcome unknown" if sent else ""
+    done = f"; {_updates(sent)} left, outcome unknown" if sent else ""
     return f"gave up after {_plural(tries, 'try', 'tries')}: {what}{done}"
 
 
@@ -484,5 +498,5 @@ def _plural(n: int, word: str, many: str) -> str:
     return f"{n} {word if n == 1 else many}"
 
 
-def _patches(n: int) -> str:
-    return _plural(n, "PATCH", "PATCHes")
+def _updates(n: int) -> str:
+    return _plural(n, "update", "updates")

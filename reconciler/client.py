@@ -1,66 +1,44 @@
-"""The only module that speaks HTTP: list, get and patch clusters of the DBaaS PostgreSQL v1 API.
+"""The cluster API: list, read and update clusters through one dialect and one HTTP layer.
 
-What it adds over a bare httpx client, and why:
-- one connection pool sized to the concurrency ceiling, and a ceiling on requests per second,
-  so that a fleet of a thousand clusters neither opens a thousand sockets nor floods the API;
-- retries with exponential backoff and full jitter that honour `Retry-After`, bounded in
-  attempts and in time (the official SDKs retry three times with a fixed 100 ms pause);
-- paging that follows `links.next`, stops on a short page and cannot loop forever;
-- lenient parsing: an unknown state or pool mode is kept and noted, never a crash;
-- errors that say what the API said and which cluster it was about, and never carry the
-  Authorization header;
-- a read-only mode for `plan`, in which nothing but GET can leave the process.
+The dialect (`reconciler.dialects`) knows the wire format of one API version; `Http` moves the
+bytes. What this module adds, for every dialect alike:
+- list walks over every base URL of the dialect (v2: the regional hosts, concurrently) that
+  follow next links on the same host only, stop on a short page, and cannot loop forever;
+- names matched exactly on the client (the API's filter is a substring match);
+- one paged walk instead of one GET per cluster when many are wanted;
+- updates built by the dialect from a read the caller has just made, so that nothing is ever
+  written onto a cluster that was not read right before.
 """
 
 from __future__ import annotations
 
 import asyncio
-import json
 import logging
-import random
-import re
-import time
-from collections import Counter
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field
-from datetime import UTC, datetime
-from email.utils import parsedate_to_datetime
 from types import TracebackType
-from typing import Any, Self
-from urllib.parse import parse_qsl, quote, urljoin, urlsplit
+from typing import TYPE_CHECKING, Any, Self
+from urllib.parse import parse_qsl, urljoin, urlsplit
 
-import httpx
-from aiolimiter import AsyncLimiter
-from tenacity import (
-    AsyncRetrying,
-    RetryCallState,
-    retry_if_exception_type,
-    retry_if_result,
-    stop_after_attempt,
-    stop_before_delay,
-)
-
+from reconciler import dialects
 from reconciler.config import ApiSettings
 from reconciler.errors import (
     ApiError,
     ConfigError,
-    ConflictError,
     NotFoundError,
     ReconcilerError,
     ResolveError,
     ResponseError,
     TransportError,
 )
-from reconciler.model import DEFAULT_POOLER, POOL_MODES, STATES, DesiredCluster, LiveCluster
-from reconciler.proxy import hide_credentials, proxy_environment, proxy_problem
+from reconciler.http import ClientStats, Http
+from reconciler.model import DesiredCluster, LiveCluster, Request
 
-__all__ = [
-    "LIST_WALK_THRESHOLD",
-    "MAX_PAGES",
-    "Client",
-    "ClientStats",
-    "parse_cluster",
-]
+if TYPE_CHECKING:
+    import httpx
+
+    from reconciler.dialects import Dialect
+
+__all__ = ["LIST_WALK_THRESHOLD", "MAX_PAGES", "Client", "ClientStats"]
 
 log = logging.getLogger("reconciler.client")
 
@@ -70,232 +48,16 @@ log = logging.getLogger("reconciler.client")
 #: a handful, individual requests are as fast and do not download the whole fleet; beyond it,
 #: the walk is fewer requests (and so gentler on the API's rate limit) and faster.
 LIST_WALK_THRESHOLD = 8
-#: the API's largest page
-MAX_PAGE_SIZE = 1000
 #: a list walk stops with an error after this many pages (a million clusters at 1,000 a page):
 #: a server whose next link never ends must not keep us looping, as one Terraform loop did
 MAX_PAGES = 1000
-#: a response body larger than this is refused unread; a page of 1,000 clusters is ~1.5 MB
-MAX_BODY_BYTES = 64 * 1024 * 1024
-
-#: Statuses worth another try of a GET, which only reads. A PATCH is never repeated here: the
-#: cluster may have moved while we backed off (or our own PATCH may have been carried out before
-#: a 500 or a lost answer), so apply re-reads it and decides again before any new PATCH.
-RETRY_STATUSES = frozenset({429, 500, 502, 503, 504})
-#: Transport failures worth another try: refused or reset connections, timeouts, a connection
-#: closed without an answer. Not retried: malformed URLs, unsupported schemes, TLS failures
-#: that are certificate problems (they arrive as ConnectError too, and are retried, which costs
-#: a few seconds but is harmless).
-RETRY_EXCEPTIONS: tuple[type[Exception], ...] = (
-    httpx.TimeoutException,
-    httpx.NetworkError,
-    httpx.RemoteProtocolError,
-)
-#: Failures before the request left the process: nothing reached the API.
-NOT_SENT_EXCEPTIONS: tuple[type[Exception], ...] = (
-    httpx.ConnectError,
-    httpx.ConnectTimeout,
-    httpx.PoolTimeout,
-)
-
-_REASONS = {429: "too many requests", 500: "internal server error", 502: "bad gateway"}
-_BLANKS = re.compile(r"\s+")
-
-
-# ---------------------------------------------------------------- parsing (pure)
-
-
-def parse_cluster(data: Any) -> LiveCluster:
-    """A ClusterResponse as a LiveCluster, leniently: odd values are kept and noted.
-
-    Only data that cannot name a cluster (not an object, no id) is refused, with ResponseError.
-    A missing connectionPooler block reads as the API's defaults (enabled false, poolMode
-    transaction) with `pooler_reported=False`, which is what the API reports for new clusters.
-    """
-    if not isinstance(data, dict):
-        raise ResponseError(
-            f"the API sent a malformed cluster: expected a JSON object, got {_kind(data)}"
-        )
-    cluster_id = data.get("id")
-    if not isinstance(cluster_id, str) or not cluster_id.strip():
-        raise ResponseError("the API sent a malformed cluster: it has no id")
-    notes: list[str] = []
-    metadata = _section(data, "metadata", notes)
-    properties = _section(data, "properties", notes)
-
-    name = properties.get("displayName")
-    if not isinstance(name, str):
-        notes.append(_wrong("properties.displayName", name, "a string", "''"))
-        name = ""
-    state = metadata.get("state")
-    if not isinstance(state, str) or not state:
-        notes.append(_wrong("metadata.state", state, "a state", "'UNKNOWN'"))
-        state = "UNKNOWN"
-    elif state not in STATES:
-        notes.append(f"unknown state {state!r}: kept as it is")
-    last_modified = metadata.get("lastModifiedDate")
-    if not isinstance(last_modified, str):
-        last_modified = None
-    location = properties.get("location")
-    if not isinstance(location, str):
-        location = ""
-
-    enabled: bool = DEFAULT_POOLER["enabled"]
-    pool_mode: str = DEFAULT_POOLER["poolMode"]
-    pooler = properties.get("connectionPooler")
-    reported = isinstance(pooler, dict)
-    if pooler is None:
-        notes.append(
-            "the API reported no connectionPooler block: read as the API's defaults "
-            "(enabled false, poolMode transaction)"
-        )
-    elif not isinstance(pooler, dict):
-        notes.append(_wrong("connectionPooler", pooler, "an object", "the API's defaults"))
-    else:
-        raw_enabled = pooler.get("enabled")
-        if isinstance(raw_enabled, bool):
-            enabled = raw_enabled
-        else:
-            notes.append(_wrong("connectionPooler.enabled", raw_enabled, "true or false", "false"))
-        raw_mode = pooler.get("poolMode")
-        if not isinstance(raw_mode, str):
-            notes.append(_wrong("connectionPooler.poolMode", raw_mode, "a string", "transaction"))
-        else:
-            pool_mode = raw_mode
-            if raw_mode == "":
-                notes.append("connectionPooler.poolMode is '' (seen on older clusters): kept")
-            elif raw_mode not in POOL_MODES:
-                notes.append(f"unknown connectionPooler.poolMode {raw_mode!r}: kept as it is")
-    return LiveCluster(
-        id=cluster_id,
-        name=name,
-        state=state,
-        enabled=enabled,
-        pool_mode=pool_mode,
-        last_modified=last_modified,
-        location=location,
-        pooler_reported=reported,
-        notes=tuple(notes),
-    )
-
-
-def _section(data: dict[str, Any], key: str, notes: list[str]) -> dict[str, Any]:
-    value = data.get(key)
-    if isinstance(value, dict):
-        return value
-    notes.append(_wrong(key, value, "an object", "empty"))
-    return {}
-
-
-def _wrong(where: str, value: Any, expected: str, read_as: str) -> str:
-    if value is None:
-        return f"{where} is missing: read as {read_as}"
-    shown = repr(value) if len(repr(value)) <= 40 else repr(value)[:37] + "..."
-    return f"{where} is {shown} ({_kind(value)}, expected {expected}): read as {read_as}"
-
-
-def _kind(value: Any) -> str:
-    names = {dict: "an object", list: "a list", str: "a string", bool: "a boolean"}
-    if value is None:
-        return "null"
-    if isinstance(value, int | float) and not isinstance(value, bool):
-        return "a number"
-    return names.get(type(value), type(value).__name__)
-
-
-def retry_after_seconds(value: str | None, *, now: datetime | None = None) -> float | None:
-    """Seconds a Retry-After header asks for: delta-seconds or an HTTP date (RFC 9110)."""
-    if value is None:
-        return None
-    text = value.strip()
-    if re.fullmatch(r"\d+(\.\d+)?", text):
-        return float(text)
-    try:
-        when = parsedate_to_datetime(text)
-    except (TypeError, ValueError, IndexError):
-        return None
-    if when.tzinfo is None:
-        when = when.replace(tzinfo=UTC)
-    return max(0.0, (when - (now or datetime.now(UTC))).total_seconds())
-
-
-# ---------------------------------------------------------------- the client
-
-
-@dataclass
-class ClientStats:
-    """What the client sent, so reports can say how hard the API was pushed."""
-
-    #: requests that left the process, retries included
-    requests: int = 0
-    #: of those, how many were retries
-    retries: int = 0
-    #: requests that got no answer (connect error, timeout, reset)
-    transport_errors: int = 0
-    #: answers by HTTP status
-    by_status: Counter[int] = field(default_factory=Counter)
-
-
-@dataclass
-class _Call:
-    """One logical request across its attempts."""
-
-    method: str
-    url: str
-    path: str
-    cluster_id: str | None
-    content: bytes | None = None
-    attempts: int = 0
-    #: retry on 429, 5xx and transport errors (GET); a PATCH is sent at most once per call
-    repeat: bool = True
-    #: called each time the request leaves the process (not for a refused connection)
-    on_sent: Callable[[], None] | None = None
-
-
-@dataclass(frozen=True, slots=True)
-class _Reply:
-    status: int
-    reason: str
-    headers: httpx.Headers
-    body: bytes
-    url: str
-
-
-class _GetOnlyTransport(httpx.AsyncBaseTransport):
-    """Refuses anything but GET at the last step before the wire, whoever calls it."""
-
-    def __init__(self, inner: httpx.AsyncBaseTransport) -> None:
-        self._inner = inner
-
-    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
-        _refuse_unless_get(request)
-        return await self._inner.handle_async_request(request)
-
-    async def aclose(self) -> None:
-        await self._inner.aclose()
-
-
-def _refuse_unless_get(request: httpx.Request) -> None:
-    if request.method != "GET":
-        raise ReconcilerError(
-            f"refused to send {request.method} {request.url.path}: this client is read-only",
-            hint="plan and drift never change anything; use 'reconciler apply' to make changes",
-        )
-
-
-async def _refuse_unless_get_hook(request: httpx.Request) -> None:
-    """The same guard as an httpx request hook: it also covers the proxy transports httpx
-    builds from the environment and mounts beside (not inside) its default transport."""
-    _refuse_unless_get(request)
 
 
 class Client:
-    """An async client of the DBaaS PostgreSQL v1 API: `async with Client(settings) as c: ...`.
+    """Clusters of one API: `async with Client(settings) as c: ...`.
 
-    The credentials are checked when it is built, so a missing token fails before any request.
-    With `read_only=True` nothing but GET can leave it. Proxies come from the environment, as
-    in curl and pip. `transport` replaces the network, proxies included (tests of responses the
-    emulator cannot produce); the read-only guard wraps it too.
+    The dialect comes from `settings.api` unless given. Settings the dialect cannot work with
+    (v2 without a token) and missing credentials fail here, before any request.
     """
 
     def __init__(
@@ -304,65 +66,31 @@ class Client:
         *,
         read_only: bool = False,
         transport: httpx.AsyncBaseTransport | None = None,
+        dialect: Dialect | None = None,
     ) -> None:
         self.settings = settings
         self.read_only = read_only
-        self.stats = ClientStats()
-        headers = settings.headers()  # ConfigError here, before anything is sent
-        self._secrets = [s for s in settings.secrets() if s]
-        self._base = settings.url.rstrip("/")
-        base = urlsplit(self._base)
-        self._origin = (base.scheme, base.hostname, base.port)
-        self._base_path = base.path
-        limits = httpx.Limits(
-            max_connections=settings.concurrency,
-            max_keepalive_connections=settings.concurrency,
+        self.dialect = dialect or dialects.get(settings.api)
+        self.dialect.check_settings(settings)
+        self.bases = [b.rstrip("/") for b in self.dialect.base_urls(settings.url)]
+        self.http = Http(
+            settings,
+            read_only=read_only,
+            transport=transport,
+            strip_prefixes=tuple(urlsplit(b).path for b in self.bases),
+            error_details=dialects.base.error_details,
         )
-        # No transport of ours (unless a test passes one): httpx then builds its own and one per
-        # proxy in HTTP_PROXY, HTTPS_PROXY or ALL_PROXY (either case; hosts in NO_PROXY go
-        # direct), all with the same verify and limits, as curl and pip do. Passing
-        # `transport=` would turn the environment's proxies off.
-        try:
-            self._http = httpx.AsyncClient(
-                headers=headers,
-                timeout=httpx.Timeout(settings.timeout),
-                verify=settings.verify_tls,
-                limits=limits,
-                transport=transport,
-                trust_env=True,
-                event_hooks={"request": [_refuse_unless_get_hook]} if read_only else None,
-                # a redirect is an error (status >= 300): following one could carry the
-                # Authorization header somewhere else
-                follow_redirects=False,
-            )
-        except (ImportError, ValueError, httpx.InvalidURL) as exc:
-            problem = proxy_problem(exc)
-            if problem is None:
-                raise
-            raise problem from None
-        if read_only:
-            # The hook refuses anything but GET on its way to any transport, proxies included.
-            # Wrapping each transport too (httpx keeps them in _transport and _mounts; the
-            # tests check both) also refuses a request handed to a transport directly.
-            http = self._http
-            http._transport = _GetOnlyTransport(http._transport)
-            http._mounts = {
-                pattern: None if mounted is None else _GetOnlyTransport(mounted)
-                for pattern, mounted in http._mounts.items()
-            }
-        if transport is None and (proxies := proxy_environment()):
-            log.debug(
-                "proxy settings from the environment: %s",
-                ", ".join(f"{name}={hide_credentials(v)}" for name, v in proxies.items()),
-            )
-        self._slots = asyncio.Semaphore(settings.concurrency)
-        # Buckets of a tenth of a second's worth keep bursts short: a one-second bucket would
-        # let twice the ceiling through in some one-second windows.
-        burst = max(1.0, settings.rate_limit / 10)
-        self._limiter = AsyncLimiter(burst, burst / settings.rate_limit)
+        self.stats = self.http.stats
+        #: the base URL each cluster was last read from (v2: its regional host)
+        self._hosts: dict[str, str] = {}
+
+    @property
+    def api_url(self) -> str:
+        """Where this client reads clusters, as plans record it."""
+        return ", ".join(self.bases)
 
     async def __aenter__(self) -> Self:
-        await self._http.__aenter__()
+        await self.http.__aenter__()
         return self
 
     async def __aexit__(
@@ -371,61 +99,69 @@ class Client:
         exc: BaseException | None,
         tb: TracebackType | None,
     ) -> None:
-        await self._http.__aexit__(exc_type, exc, tb)
+        await self.http.__aexit__(exc_type, exc, tb)
 
     async def aclose(self) -> None:
-        await self._http.aclose()
+        await self.http.aclose()
+
+    def backoff(self, attempt: int, retry_after: float | None = None) -> float:
+        return self.http.backoff(attempt, retry_after)
+
+    async def pause(self, attempt: int, error: ReconcilerError) -> None:
+        await self.http.pause(attempt, error)
 
     # ------------------------------------------------------------ endpoints
 
     async def list_clusters(
-        self, *, name_filter: str | None = None, page_size: int = MAX_PAGE_SIZE
+        self, *, name_filter: str | None = None, page_size: int | None = None
     ) -> list[LiveCluster]:
-        """Every cluster (whose displayName contains `name_filter`, case-insensitively).
+        """Every cluster on every base URL (whose name contains `name_filter`).
 
-        Follows `links.next` (relative or absolute, same host only), stops on a short page or
-        a missing next link, and raises ResponseError when the next link repeats an offset or
-        the walk passes MAX_PAGES. Clusters seen twice (the list shifted during the walk) are
-        kept once; items that are not clusters are skipped with a warning.
+        Clusters seen twice (the list shifted during the walk) are kept once; items that are
+        not clusters are skipped with a warning.
         """
-        if not 1 <= page_size <= MAX_PAGE_SIZE:
-            raise ValueError(f"page_size must be from 1 to {MAX_PAGE_SIZE}, not {page_size}")
-        params: dict[str, str] = {"limit": str(page_size), "offset": "0"}
-        if name_filter is not None:
-            params["filter.name"] = name_filter
-        url = str(httpx.URL(self._base + "/clusters", params=params))
+        size = page_size or self.dialect.max_page_size
+        if not 1 <= size <= self.dialect.max_page_size:
+            raise ValueError(f"page_size must be from 1 to {self.dialect.max_page_size}")
+        walks = await asyncio.gather(*(self._walk(b, name_filter, size) for b in self.bases))
+        found: dict[str, LiveCluster] = {}
+        for walk in walks:
+            for cluster in walk:
+                found.setdefault(cluster.id.lower(), cluster)
+        return list(found.values())
+
+    async def _walk(self, base: str, name_filter: str | None, size: int) -> list[LiveCluster]:
+        """One base URL's list: follows next links (relative or absolute, same host only),
+        stops on a short page or a missing next link, and raises ResponseError when a next
+        link repeats an offset or the walk passes MAX_PAGES."""
+        url = self.dialect.list_url(base, offset=0, limit=size, name_filter=name_filter)
         seen_urls: set[str] = set()
         last_offset = -1
-        found: dict[str, LiveCluster] = {}
+        found: list[LiveCluster] = []
         for _ in range(MAX_PAGES):
             seen_urls.add(url)
-            page, reply_url = await self._json("GET", url)
-            if not isinstance(page, dict) or not isinstance(page.get("items"), list):
-                raise ResponseError(
-                    f"the API sent a malformed cluster list for GET {self._path(url)}: "
-                    f"expected an object with 'items', got {_kind(page)}"
-                )
-            items: list[Any] = page["items"]
-            for item in items:
+            data, reply_url = await self.http.get_json(url)
+            try:
+                page = self.dialect.parse_page(data)
+            except ResponseError as exc:
+                raise ResponseError(f"{exc.message} (GET {self.http.shown(url)})") from None
+            for item in page.items:
                 try:
-                    cluster = parse_cluster(item)
+                    cluster = self.dialect.parse_cluster(item, host=base)
                 except ResponseError as exc:
-                    log.warning("skipped an item of GET %s: %s", self._path(url), exc.message)
+                    log.warning("skipped an item of GET %s: %s", self.http.shown(url), exc.message)
                     continue
-                found.setdefault(cluster.id.lower(), cluster)
-            limit = page.get("limit")
-            if not isinstance(limit, int) or isinstance(limit, bool) or limit < 1:
-                limit = page_size
-            links = page.get("links")
-            next_link = links.get("next") if isinstance(links, dict) else None
-            if not items or len(items) < limit or not isinstance(next_link, str) or not next_link:
-                return list(found.values())
-            url = self._follow(reply_url, next_link)
+                self._hosts[cluster.id.lower()] = base
+                found.append(cluster)
+            limit = page.limit or size
+            if not page.items or len(page.items) < limit or page.next_link is None:
+                return found
+            url = _follow(reply_url, page.next_link)
             offset = _offset_of(url)
             if url in seen_urls or (offset is not None and offset <= last_offset):
                 raise ResponseError(
                     f"the API's cluster list does not advance: its next link "
-                    f"{self._path(url)} repeats a page already read"
+                    f"{self.http.shown(url)} repeats a page already read"
                 )
             if offset is not None:
                 last_offset = offset
@@ -434,45 +170,78 @@ class Client:
         )
 
     async def get_cluster(self, cluster_id: str) -> LiveCluster:
-        """One cluster; NotFoundError when the API does not know it."""
-        data, _ = await self._json("GET", self._cluster_url(cluster_id), cluster_id=cluster_id)
-        return self._parse(data, cluster_id)
+        """One cluster; NotFoundError when the API does not know it (on any of its hosts)."""
+        known = self._hosts.get(cluster_id.lower())
+        if known is not None or len(self.bases) == 1:
+            return await self._get(known or self.bases[0], cluster_id)
+        answers = await asyncio.gather(
+            *(self._get(b, cluster_id) for b in self.bases), return_exceptions=True
+        )
+        for answer in answers:
+            if isinstance(answer, LiveCluster):
+                return answer
+        for answer in answers:
+            if isinstance(answer, BaseException) and not isinstance(answer, NotFoundError):
+                raise answer
+        raise NotFoundError(
+            404,
+            f"cluster {cluster_id} not found on any of {len(self.bases)} hosts",
+            method="GET",
+            path=self.dialect.cluster_path(cluster_id),
+            cluster_id=cluster_id,
+        )
 
-    async def patch_cluster(
+    async def _get(self, base: str, cluster_id: str) -> LiveCluster:
+        url = base + self.dialect.cluster_path(cluster_id)
+        data, _ = await self.http.get_json(url, cluster_id=cluster_id)
+        cluster = self._parse(data, cluster_id, base)
+        self._hosts[cluster.id.lower()] = base
+        return cluster
+
+    def update_request(self, live: LiveCluster, target: Mapping[str, Any]) -> Request:
+        """The exact request `update` would send for this read and target (plans show it)."""
+        return self.dialect.update_request(live, target)
+
+    async def update(
         self,
-        cluster_id: str,
-        body: dict[str, Any],
+        live: LiveCluster,
+        target: Mapping[str, Any],
         *,
         on_sent: Callable[[], None] | None = None,
     ) -> LiveCluster:
-        """Send `body` exactly as given (the planner builds it), once; the cluster after it.
+        """Set the pooler of the cluster `live` was read from to `target`, sending the
+        dialect's request once; the cluster after it.
 
-        Never repeated here, whatever the failure: a 429 or 5xx is an ApiError, no answer is a
-        TransportError (`sent` tells whether the PATCH left at all), and the caller re-reads
-        the cluster before deciding to send again. `on_sent` is called if the request left
-        the process, so a report can count every PATCH that may have reached the API.
-        A success whose body is not a cluster is followed by a GET: the change was accepted,
-        and what matters next is the cluster's state.
+        `live` must be a read made right before: the request is built from it (v2 echoes it in
+        full). Never repeated here: a 429 or 5xx is an ApiError, no answer a TransportError
+        (`sent` says whether it left), and the caller reads again before deciding. A success
+        whose body is not a cluster is followed by a GET: the change was accepted, and what
+        matters next is the cluster's state.
         """
-        if self.read_only:
-            raise ReconcilerError(
-                f"refused to PATCH cluster {cluster_id}: this client is read-only",
-                hint="plan and drift never change anything; use 'reconciler apply' to make changes",
-            )
-        content = json.dumps(body).encode()
-        url = self._cluster_url(cluster_id)
+        request = self.dialect.update_request(live, target)
+        base = live.host or self._hosts.get(live.id.lower()) or self.bases[0]
+        url = base + request.path
         try:
-            data, _ = await self._json(
-                "PATCH", url, cluster_id=cluster_id, content=content, repeat=False, on_sent=on_sent
+            data = await self.http.send_json(
+                request.method, url, request.body, cluster_id=live.id, on_sent=on_sent
             )
-            return self._parse(data, cluster_id)
+            return self._parse(data, live.id, base)
         except ResponseError as exc:
-            log.warning("PATCH %s accepted, but %s; reading it back", self._path(url), exc.message)
-            return await self.get_cluster(cluster_id)
+            log.warning(
+                "%s %s accepted, but %s; reading it back",
+                request.method,
+                self.http.shown(url),
+                exc.message,
+            )
+            return await self.get_cluster(live.id)
+
+    def collateral(self, before: LiveCluster, after: LiveCluster) -> list[str]:
+        """Fields other than the pooler that an update changed (must be none)."""
+        return self.dialect.collateral(before, after)
 
     async def resolve_name(self, name: str) -> LiveCluster:
-        """The one cluster whose displayName is exactly `name` (the server filter is a
-        case-insensitive substring match, so its answer is narrowed here)."""
+        """The one cluster whose name is exactly `name` (the server filter is a substring
+        match, so its answer is narrowed here)."""
         candidates = await self.list_clusters(name_filter=name)
         return _pick_by_name(name, candidates)
 
@@ -538,279 +307,25 @@ class Client:
                 out[key] = result
         return out
 
-    # ------------------------------------------------------------ sending
-
-    def _cluster_url(self, cluster_id: str) -> str:
-        return f"{self._base}/clusters/{quote(cluster_id, safe='')}"
-
-    def _path(self, url: str) -> str:
-        """The part of a URL after the API base, for logs and messages."""
-        parts = urlsplit(url)
-        path = parts.path
-        if self._base_path and path.startswith(self._base_path):
-            path = path[len(self._base_path) :] or "/"
-        return path + (f"?{parts.query}" if parts.query else "")
-
-    def _follow(self, page_url: str, link: str) -> str:
-        """Resolve a next link; refuse one to another host, which would get our credentials."""
-        target = urljoin(page_url, link)
-        parts = urlsplit(target)
-        if (parts.scheme, parts.hostname, parts.port) != self._origin:
-            raise ResponseError(
-                f"the API's next link points to another host ({parts.scheme}://{parts.hostname})"
-                ": not followed"
-            )
-        return target
-
-    def _parse(self, data: Any, cluster_id: str) -> LiveCluster:
+    def _parse(self, data: Any, cluster_id: str, base: str) -> LiveCluster:
         try:
-            return parse_cluster(data)
+            return self.dialect.parse_cluster(data, host=base)
         except ResponseError as exc:
             raise ResponseError(
                 f"{exc.message} (cluster {cluster_id})", cluster_id=cluster_id
             ) from None
 
-    async def _json(
-        self,
-        method: str,
-        url: str,
-        *,
-        cluster_id: str | None = None,
-        content: bytes | None = None,
-        repeat: bool = True,
-        on_sent: Callable[[], None] | None = None,
-    ) -> tuple[Any, str]:
-        """Send (with retries if `repeat`); the decoded JSON body of a success and its URL."""
-        call = _Call(method, url, self._path(url), cluster_id, content, repeat=repeat)
-        call.on_sent = on_sent
-        reply = await self._send(call)
-        if reply.status >= 300:
-            raise self._api_error(call, reply)
-        if not reply.body.strip():
-            raise ResponseError(
-                f"the API sent an empty body for {method} {urlsplit(call.path).path}",
-                cluster_id=cluster_id,
-            )
-        try:
-            return json.loads(reply.body), reply.url
-        except (ValueError, RecursionError):
-            raise ResponseError(
-                f"the API sent a body that is not JSON for {method} "
-                f"{urlsplit(call.path).path}: {self._snippet(reply.body)}",
-                cluster_id=cluster_id,
-            ) from None
 
-    async def _send(self, call: _Call) -> _Reply:
-        settings = self.settings
-        retrying = AsyncRetrying(
-            stop=stop_after_attempt(settings.max_attempts if call.repeat else 1)
-            | stop_before_delay(settings.retry_deadline),
-            wait=self._wait,
-            retry=retry_if_exception_type(RETRY_EXCEPTIONS) | retry_if_result(_retryable),
-            before_sleep=lambda state: self._log_retry(call, state),
-            # when tries run out: return the last answer, or raise the last exception
-            retry_error_callback=lambda state: state.outcome.result() if state.outcome else None,
+def _follow(page_url: str, link: str) -> str:
+    """Resolve a next link; refuse one to another host, which would get our credentials."""
+    target = urljoin(page_url, link)
+    here, there = urlsplit(page_url), urlsplit(target)
+    if (there.scheme, there.hostname, there.port) != (here.scheme, here.hostname, here.port):
+        raise ResponseError(
+            f"the API's next link points to another host ({there.scheme}://{there.hostname})"
+            ": not followed"
         )
-        try:
-            reply: _Reply = await retrying(self._attempt, call)
-        except httpx.HTTPError as exc:
-            tries = f"{call.attempts} attempt{'s' if call.attempts != 1 else ''}"
-            sent = not isinstance(exc, NOT_SENT_EXCEPTIONS)
-            raise TransportError(
-                f"no answer from the API for {call.method} {urlsplit(call.path).path} after "
-                f"{tries}: {self._scrub(_describe(exc))}",
-                cluster_id=call.cluster_id,
-                attempts=call.attempts,
-                sent=sent,
-            ) from None
-        return reply
-
-    async def _attempt(self, call: _Call) -> _Reply:
-        """One try. The concurrency slot is held only while the request is on the wire (never
-        during a backoff), and taken before the rate token so the request starts with it."""
-        call.attempts += 1
-        async with self._slots:
-            await self._limiter.acquire()
-            started = time.perf_counter()
-            self.stats.requests += 1
-            try:
-                request = self._http.build_request(
-                    call.method,
-                    call.url,
-                    content=call.content,
-                    headers={"Content-Type": "application/json"} if call.content else None,
-                )
-                response = await self._http.send(request, stream=True)
-                try:
-                    body = await self._read(response, call)
-                finally:
-                    await response.aclose()
-            except httpx.HTTPError as exc:
-                if not isinstance(exc, NOT_SENT_EXCEPTIONS) and call.on_sent is not None:
-                    call.on_sent()
-                self.stats.transport_errors += 1
-                log.debug(
-                    "%s %s failed: %s (%.1f ms, attempt %d)",
-                    call.method,
-                    call.path,
-                    self._scrub(_describe(exc)),
-                    (time.perf_counter() - started) * 1000,
-                    call.attempts,
-                )
-                raise
-        if call.on_sent is not None:
-            call.on_sent()
-        took = (time.perf_counter() - started) * 1000
-        self.stats.by_status[response.status_code] += 1
-        log.debug(
-            "%s %s %d (%.1f ms, attempt %d)",
-            call.method,
-            call.path,
-            response.status_code,
-            took,
-            call.attempts,
-        )
-        return _Reply(
-            response.status_code,
-            response.reason_phrase,
-            response.headers,
-            body,
-            str(response.url),
-        )
-
-    async def _read(self, response: httpx.Response, call: _Call) -> bytes:
-        declared = response.headers.get("Content-Length", "")
-        if declared.isdecimal() and int(declared) > MAX_BODY_BYTES:
-            raise self._too_big(call)
-        chunks: list[bytes] = []
-        size = 0
-        async for chunk in response.aiter_bytes():
-            size += len(chunk)
-            if size > MAX_BODY_BYTES:
-                raise self._too_big(call)
-            chunks.append(chunk)
-        return b"".join(chunks)
-
-    def _too_big(self, call: _Call) -> ResponseError:
-        return ResponseError(
-            f"the API's answer to {call.method} {urlsplit(call.path).path} is larger than "
-            f"{MAX_BODY_BYTES // (1024 * 1024)} MiB: not read",
-            cluster_id=call.cluster_id,
-        )
-
-    def _wait(self, state: RetryCallState) -> float:
-        outcome = state.outcome
-        asked = None
-        if outcome is not None and not outcome.failed:
-            asked = retry_after_seconds(outcome.result().headers.get("Retry-After"))
-        return self.backoff(state.attempt_number, asked)
-
-    def backoff(self, attempt: int, retry_after: float | None = None) -> float:
-        """Seconds to wait before try `attempt + 1`: Retry-After when the API sent one, else
-        full jitter (uniform from 0 to a ceiling that doubles each try); at most max_backoff.
-
-        Shared by the retries here and apply's repeats of a PATCH, so both back off alike.
-        """
-        settings = self.settings
-        if retry_after is not None:
-            return min(settings.max_backoff, retry_after)
-        ceiling = settings.backoff_base * 2 ** (attempt - 1)
-        return random.uniform(0, min(settings.max_backoff, ceiling))
-
-    async def pause(self, attempt: int, error: ReconcilerError) -> None:
-        """Back off before apply repeats a PATCH after `error`; counted as a retry."""
-        retry_after = error.retry_after if isinstance(error, ApiError) else None
-        delay = self.backoff(attempt, retry_after)
-        self.stats.retries += 1
-        log.info("%s; re-reading the cluster in %.2fs (attempt %d)", error.message, delay, attempt)
-        await asyncio.sleep(delay)
-
-    def _log_retry(self, call: _Call, state: RetryCallState) -> None:
-        self.stats.retries += 1
-        outcome = state.outcome
-        if outcome is None:  # pragma: no cover - tenacity always sets it before sleeping
-            return
-        if outcome.failed:
-            exc = outcome.exception()
-            why = self._scrub(_describe(exc)) if exc is not None else "failed"
-        else:
-            reply: _Reply = outcome.result()
-            why = f"{reply.status} {reply.reason or _REASONS.get(reply.status, '')}".strip()
-        wait = state.next_action.sleep if state.next_action is not None else 0.0
-        log.info(
-            "%s %s: %s; retrying in %.2fs (attempt %d of %d)",
-            call.method,
-            call.path,
-            why,
-            wait,
-            state.attempt_number + 1,
-            self.settings.max_attempts,
-        )
-
-    # ------------------------------------------------------------ errors
-
-    def _api_error(self, call: _Call, reply: _Reply) -> ApiError:
-        message, code = _error_details(reply.body)
-        if not message:
-            reason = reply.reason or _REASONS.get(reply.status, "") or "error"
-            snippet = self._snippet(reply.body)
-            message = f"{reason}: {snippet}" if snippet else reason
-        kind = {404: NotFoundError, 409: ConflictError}.get(reply.status, ApiError)
-        return kind(
-            reply.status,
-            self._scrub(message),
-            error_code=code,
-            method=call.method,
-            path=urlsplit(call.path).path,
-            cluster_id=call.cluster_id,
-            retry_after=retry_after_seconds(reply.headers.get("Retry-After")),
-        )
-
-    def _snippet(self, body: bytes, limit: int = 200) -> str:
-        text = _BLANKS.sub(" ", body[: limit * 4].decode("utf-8", "replace")).strip()
-        text = "".join(ch for ch in text if ch.isprintable())
-        text = text[:limit] + ("..." if len(text) > limit else "")
-        return self._scrub(text)
-
-    def _scrub(self, text: str) -> str:
-        """Mask our own secrets in text that came from elsewhere (a body echoing a header).
-
-        Only whole occurrences are masked (not inside a longer word): a short test token such
-        as "t" would otherwise turn every message into "clus[secret]er no[secret] found".
-        """
-        for secret in self._secrets:
-            text = re.sub(rf"(?<![A-Za-z0-9]){re.escape(secret)}(?![A-Za-z0-9])", "[secret]", text)
-        return text
-
-
-def _error_details(body: bytes) -> tuple[str, str | None]:
-    """(message, errorCode) from an ErrorResponse; empty when the body is not one."""
-    try:
-        data = json.loads(body) if body.strip() else None
-    except (ValueError, RecursionError):
-        return "", None
-    if not isinstance(data, dict) or not isinstance(data.get("messages"), list):
-        return "", None
-    texts: list[str] = []
-    code: str | None = None
-    for entry in data["messages"][:5]:
-        if not isinstance(entry, dict):
-            continue
-        if isinstance(entry.get("message"), str) and entry["message"].strip():
-            texts.append(_BLANKS.sub(" ", entry["message"]).strip()[:500])
-        if code is None and isinstance(entry.get("errorCode"), str | int):
-            code = str(entry["errorCode"])
-    return "; ".join(texts), code
-
-
-def _retryable(reply: _Reply) -> bool:
-    return reply.status in RETRY_STATUSES
-
-
-def _describe(exc: BaseException) -> str:
-    text = str(exc).strip()
-    name = type(exc).__name__
-    return f"{name}: {text}" if text else name
+    return target
 
 
 def _offset_of(url: str) -> int | None:

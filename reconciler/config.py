@@ -16,18 +16,17 @@ from reconciler import __version__
 from reconciler.errors import ConfigError
 
 DEFAULT_API_URL = "https://api.ionos.com/databases/postgresql"
-API_PATH = "/databases/postgresql"
 
 
 def normalise_api_url(raw: str) -> str:
     """Apply the IONOS SDKs' rule, so a URL that works with their tools works here.
 
     The rule: surrounding blanks and trailing slashes are dropped; a URL without a scheme gets
-    `https://`; a URL whose path does not already end in `/databases/postgresql` gets it
-    appended. So `https://api.ionos.com` and `http://127.0.0.1:8080` both work (the emulator
-    serves the API at its root and under that path). A URL carrying credentials, a query or a
-    fragment is refused: credentials belong in IONOS_TOKEN or IONOS_USERNAME/IONOS_PASSWORD,
-    and a query would end up in the middle of every request path.
+    `https://`. The v1 dialect then appends `/databases/postgresql` when the path does not end
+    with it (so `https://api.ionos.com` and `http://127.0.0.1:8080` both work); v2 uses the URL
+    as given. A URL carrying credentials, a query or a fragment is refused: credentials belong
+    in IONOS_TOKEN or IONOS_USERNAME/IONOS_PASSWORD, and a query would end up in the middle of
+    every request path.
     """
     url = raw.strip()
     if not url.rstrip("/"):
@@ -57,8 +56,6 @@ def normalise_api_url(raw: str) -> str:
         _ = parts.port  # raises on a port that is not a number from 0 to 65535
     except ValueError:
         raise ConfigError(f"IONOS_API_URL {raw!r} has an invalid port") from None
-    if not parts.path.endswith(API_PATH):
-        url += API_PATH
     return url
 
 
@@ -72,7 +69,10 @@ def _env(env: Mapping[str, str], name: str) -> str | None:
 class ApiSettings:
     """How to reach the API and how hard to push it."""
 
-    url: str = DEFAULT_API_URL
+    #: IONOS_API_URL, validated; None: the dialect's own hosts
+    url: str | None = None
+    #: the API dialect (`--api`, RECONCILER_API)
+    api: str = "v1"
     token: str | None = field(default=None, repr=False)
     username: str | None = None
     password: str | None = field(default=None, repr=False)
@@ -111,8 +111,10 @@ class ApiSettings:
     def from_env(cls, env: Mapping[str, str] | None = None, **overrides: object) -> ApiSettings:
         """Read IONOS_* variables; `overrides` (from flags) win where not None."""
         env = os.environ if env is None else env
+        configured = _env(env, "IONOS_API_URL")
         values: dict[str, object] = {
-            "url": normalise_api_url(_env(env, "IONOS_API_URL") or DEFAULT_API_URL),
+            "url": normalise_api_url(configured) if configured else None,
+            "api": _env(env, "RECONCILER_API") or "v1",
             "token": _env(env, "IONOS_TOKEN"),
             "username": _env(env, "IONOS_USERNAME"),
             "password": _env(env, "IONOS_PASSWORD"),

@@ -21,6 +21,7 @@ from reconciler.planner import LiveResult, build_plan
 
 if TYPE_CHECKING:
     from reconciler.client import Client
+    from reconciler.config import ApiSettings
     from reconciler.loader import Loaded
 
 #: the same threshold as the client's fetch: more clusters than this are read with one list walk
@@ -45,7 +46,7 @@ async def fetch(
     live = await client.fetch([d for d in desired if not d.paused])
     if wait_busy is None:
         return live
-    busy = {key: c for key, c in live.items() if isinstance(c, LiveCluster) and c.state == "BUSY"}
+    busy = {key: c for key, c in live.items() if isinstance(c, LiveCluster) and c.busy}
     if busy:
         watcher = Watcher(client, wait_busy, asyncio.Event())
         deadline = time.monotonic() + wait_busy.timeout
@@ -54,9 +55,9 @@ async def fetch(
             try:
                 return await watcher.wait(
                     cluster.id,
-                    lambda c: c.state != "BUSY",
+                    lambda c: not c.busy,
                     deadline,
-                    f"cluster {cluster.name} to leave BUSY",
+                    f"cluster {cluster.name} to leave {cluster.state}",
                 )
             except ReconcilerError as exc:
                 return exc
@@ -66,19 +67,29 @@ async def fetch(
     return live
 
 
-def make_plan(loaded: Loaded, live: dict[str, LiveResult], api_url: str) -> Plan:
+def make_plan(loaded: Loaded, live: dict[str, LiveResult], client: Client) -> Plan:
+    """The plan, with the request the client's dialect would send for each update."""
     return build_plan(
         loaded.clusters,
         live,
+        request_for=client.update_request,
         input_digest=loaded.digest,
         inputs=loaded.sources,
-        api_url=api_url,
+        api_url=client.api_url,
+        api=client.dialect.name,
         created=now_iso(),
         tool_version=__version__,
     )
 
 
-def verify_saved_plan(plan: Plan, api_url: str) -> None:
+def api_url(settings: ApiSettings) -> str:
+    """Where a client with these settings reads clusters (as plans record it)."""
+    from reconciler import dialects
+
+    return ", ".join(b.rstrip("/") for b in dialects.get(settings.api).base_urls(settings.url))
+
+
+def verify_saved_plan(plan: Plan, settings: ApiSettings) -> None:
     """Refuse a saved plan, whole, unless every entry follows from what it says it came from.
 
     Checked: the tool version and the API it was made against; its input files (at least one,
@@ -94,9 +105,15 @@ def verify_saved_plan(plan: Plan, api_url: str) -> None:
             f"the plan was made by reconciler {plan.tool_version}, this is {__version__}",
             hint=again,
         )
-    if plan.api_url != api_url:
+    if plan.api != settings.api:
         raise PlanFileError(
-            f"the plan was made against {plan.api_url}, but the API now is {api_url}",
+            f"the plan was made for the {plan.api} API, but this run uses {settings.api}",
+            hint=f"run with --api {plan.api}, or make a new plan",
+        )
+    now = api_url(settings)
+    if plan.api_url != now:
+        raise PlanFileError(
+            f"the plan was made against {plan.api_url}, but the API now is {now}",
             hint="set IONOS_API_URL to the plan's API, or make a new plan",
         )
     if not plan.inputs:

@@ -1,7 +1,8 @@
-"""Plain, frozen data passed between the stages of the pipeline.
+"""Plain, frozen data passed between the stages of the pipeline, in reconciler's own terms.
 
-Field names inside `connectionPooler` use the API's wire names (`enabled`, `poolMode`) so that
-plans, diffs and PATCH bodies speak the same language as the API documentation.
+A pooler is `{"enabled": bool, "poolMode": "transaction" | "session" | None}`: the names of the
+desired-state files. `poolMode` None means the API keeps no mode while the pooler is off (v2's
+DISABLED). No API's wire shape appears here: each dialect maps to and from these terms.
 """
 
 from __future__ import annotations
@@ -11,10 +12,9 @@ from enum import StrEnum
 from typing import Any
 
 POOL_MODES = ("transaction", "session")
-STATES = ("AVAILABLE", "BUSY", "DESTROYING", "DEGRADED", "FAILED", "UNKNOWN")
 POOLER_FIELDS = ("enabled", "poolMode")
-#: What the API reports for a cluster whose pooler block is missing.
-DEFAULT_POOLER: dict[str, Any] = {"enabled": False, "poolMode": "transaction"}
+#: the mode an API picks when a pooler is enabled without one (documented for v2)
+DEFAULT_POOL_MODE = "transaction"
 
 
 @dataclass(frozen=True, slots=True)
@@ -50,21 +50,26 @@ class DesiredCluster:
 
 @dataclass(frozen=True, slots=True)
 class LiveCluster:
-    """A cluster as the API reported it, parsed leniently.
+    """A cluster as the API reported it, parsed leniently by its dialect.
 
     `notes` records what was odd about the response (unknown state, missing pooler block) so it
-    can be reported instead of crashing or being silently papered over.
+    can be reported instead of crashing or being silently papered over. `busy` says a change is
+    under way (v1 BUSY, v2 PROVISIONING or UPDATING). `host` is the base URL it was read from;
+    `properties` the dialect's own reading of the rest, kept where an update must echo it (v2).
     """
 
     id: str
     name: str
     state: str
     enabled: bool
-    pool_mode: str
+    pool_mode: str | None
     last_modified: str | None = None
     location: str = ""
     pooler_reported: bool = True
     notes: tuple[str, ...] = ()
+    busy: bool = False
+    host: str = ""
+    properties: dict[str, Any] | None = None
 
     def pooler(self) -> dict[str, Any]:
         return {"enabled": self.enabled, "poolMode": self.pool_mode}
@@ -87,13 +92,28 @@ class Change:
 
 
 @dataclass(frozen=True, slots=True)
+class Request:
+    """The request a dialect would send for an update, as a reviewer sees it in a plan.
+
+    Shown, never parsed: apply builds the request again from the read it makes right before.
+    """
+
+    method: str
+    path: str
+    body: dict[str, Any]
+    note: str = ""
+
+
+@dataclass(frozen=True, slots=True)
 class ClusterPlan:
     desired: DesiredCluster
     action: Action
     live: LiveCluster | None = None
     changes: tuple[Change, ...] = ()
-    patch: dict[str, Any] | None = None
+    #: the pooler the cluster must have after the update (both fields), for UPDATE
+    target: dict[str, Any] | None = None
     error: str | None = None
+    request: Request | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -108,6 +128,8 @@ class Plan:
     api_url: str = ""
     created: str = ""
     tool_version: str = ""
+    #: the API dialect it was made for (`--api`)
+    api: str = "v1"
 
     def count(self, action: Action) -> int:
         return sum(1 for c in self.clusters if c.action is action)

@@ -13,11 +13,20 @@ from pathlib import Path
 from typing import Any
 
 from reconciler.errors import PlanFileError
-from reconciler.model import Action, Change, ClusterPlan, DesiredCluster, LiveCluster, Plan
+from reconciler.model import (
+    Action,
+    Change,
+    ClusterPlan,
+    DesiredCluster,
+    LiveCluster,
+    Plan,
+    Request,
+)
 
 FORMAT = "reconciler-plan"
-FORMAT_VERSION = 1
-POOLER_PATH = "properties.connectionPooler"
+FORMAT_VERSION = 2
+#: where the pooler fields live, in reconciler's terms (each API spells it its own way)
+POOLER_PATH = "connectionPooler"
 
 
 def summary(plan: Plan) -> dict[str, int]:
@@ -64,9 +73,21 @@ def cluster_document(item: ClusterPlan) -> dict[str, Any]:
             {"field": c.field, "path": f"{POOLER_PATH}.{c.field}", "old": c.old, "new": c.new}
             for c in item.changes
         ],
-        "patch": item.patch,
+        "target": item.target,
+        "request": _request_doc(item.request),
         "error": item.error,
         "notes": list(live.notes) if live else [],
+    }
+
+
+def _request_doc(request: Request | None) -> dict[str, Any] | None:
+    if request is None:
+        return None
+    return {
+        "method": request.method,
+        "path": request.path,
+        "body": request.body,
+        "note": request.note,
     }
 
 
@@ -76,7 +97,7 @@ def to_document(plan: Plan) -> dict[str, Any]:
         "formatVersion": FORMAT_VERSION,
         "tool": {"name": "reconciler", "version": plan.tool_version},
         "created": plan.created,
-        "api": {"url": plan.api_url},
+        "api": {"name": plan.api, "url": plan.api_url},
         "inputs": {
             "digest": plan.input_digest,
             "files": [{"path": path, "sha256": digest} for path, digest in plan.inputs],
@@ -115,7 +136,9 @@ def _cluster_from(doc: dict[str, Any]) -> ClusterPlan:
             notes=tuple(doc["notes"]),
         )
     changes = tuple(Change(c["field"], c["old"], c["new"]) for c in doc["changes"])
-    return ClusterPlan(desired, action, live, changes, doc["patch"], doc["error"])
+    shown = doc["request"]
+    request = Request(**shown) if shown is not None else None
+    return ClusterPlan(desired, action, live, changes, doc["target"], doc["error"], request)
 
 
 def from_document(doc: Any) -> Plan:
@@ -133,10 +156,10 @@ def from_document(doc: Any) -> Plan:
             hint="make the plan again with 'reconciler plan --out FILE'",
         )
     for item in doc["clusters"]:
-        if item["action"] == "update" and (item["patch"] is None or item["id"] is None):
+        if item["action"] == "update" and (item["target"] is None or item["id"] is None):
             raise PlanFileError(
                 f"not a valid reconciler plan: {item['file']}: update without "
-                "a cluster id and a PATCH body"
+                "a cluster id and a target"
             )
     files = tuple((f["path"], f["sha256"]) for f in doc["inputs"]["files"])
     return Plan(
@@ -144,6 +167,7 @@ def from_document(doc: Any) -> Plan:
         input_digest=doc["inputs"]["digest"],
         inputs=files,
         api_url=doc["api"]["url"],
+        api=doc["api"]["name"],
         created=doc["created"],
         tool_version=doc["tool"]["version"],
     )

@@ -1,42 +1,49 @@
-"""Desired + live -> Plan, with the exact PATCH body for each cluster that differs. Pure.
+"""Desired + live -> Plan, with the target pooler of each cluster that differs. Pure.
 
-The PATCH body carries `connectionPooler` and nothing else, with both fields (every official
-client sends both): each from the desired file where it is declared, else from live state. It
-never carries `connections`: `"connections": []` would remove the cluster's network connection.
+The target carries both pooler fields: each from the desired file where it is declared, else
+from live state, so a field the file leaves out is never changed. Which request sets it is the
+dialect's business (`request_for`): the planner never sees a wire format.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping, Sequence
+import json
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import replace
 from typing import Any
 
 from reconciler.diff import diff_pooler
 from reconciler.errors import ReconcilerError
 from reconciler.model import (
+    DEFAULT_POOL_MODE,
     POOL_MODES,
     Action,
     ClusterPlan,
     DesiredCluster,
     LiveCluster,
     Plan,
+    Request,
 )
 
 LiveResult = LiveCluster | ReconcilerError
-
-
-def patch_body(pooler: Mapping[str, Any]) -> dict[str, Any]:
-    """The documented pooler change, exactly."""
-    return {
-        "metadata": {},
-        "properties": {
-            "connectionPooler": {"enabled": pooler["enabled"], "poolMode": pooler["poolMode"]}
-        },
-    }
+#: the dialect's request for a read and a target, shown in plans
+RequestFor = Callable[[LiveCluster, Mapping[str, Any]], Request]
 
 
 def target_pooler(desired: DesiredCluster, live: LiveCluster) -> dict[str, Any]:
-    """Both pooler fields as they must be after the change: declared, else live."""
-    return {**live.pooler(), **desired.declared()}
+    """Both pooler fields as they must be after the change: declared, else live.
+
+    Where the API keeps no mode while the pooler is off (live poolMode None), a poolMode
+    declared beside `enabled: false` cannot be compared and is left out (it must never cause a
+    change that can never converge), and enabling without a declared mode asks for the API's
+    documented default, transaction.
+    """
+    target = {**live.pooler(), **desired.declared()}
+    if live.pool_mode is None:
+        target["poolMode"] = target["poolMode"] if target["enabled"] else None
+        if target["enabled"] and target["poolMode"] is None:
+            target["poolMode"] = DEFAULT_POOL_MODE
+    return target
 
 
 def plan_cluster(desired: DesiredCluster, live: LiveResult | None) -> ClusterPlan:
@@ -47,7 +54,8 @@ def plan_cluster(desired: DesiredCluster, live: LiveResult | None) -> ClusterPla
     if isinstance(live, ReconcilerError):
         message = live.message + (f" ({live.hint})" if live.hint else "")
         return ClusterPlan(desired, Action.ERROR, error=message)
-    changes = diff_pooler(live.pooler(), desired.declared())
+    target = target_pooler(desired, live)
+    changes = diff_pooler(live.pooler(), target)
     if live.state != "AVAILABLE":
         return ClusterPlan(
             desired,
@@ -58,8 +66,7 @@ def plan_cluster(desired: DesiredCluster, live: LiveResult | None) -> ClusterPla
         )
     if not changes:
         return ClusterPlan(desired, Action.NOOP, live=live)
-    target = target_pooler(desired, live)
-    if target["poolMode"] not in POOL_MODES:
+    if target["poolMode"] not in POOL_MODES and target["poolMode"] is not None:
         # poolMode is not managed by the file and the live value cannot be sent back as it is;
         # picking a value for the user would change a field they chose not to manage.
         return ClusterPlan(
@@ -68,21 +75,34 @@ def plan_cluster(desired: DesiredCluster, live: LiveResult | None) -> ClusterPla
             live=live,
             changes=changes,
             error=(
-                f"the live poolMode {live.pool_mode!r} is not a value the API accepts, and the "
-                "file does not declare poolMode: declare 'poolMode: transaction' or 'session'"
+                f"the live poolMode {json.dumps(live.pool_mode)} is not a value the API accepts, "
+                'and the file does not declare poolMode: declare "poolMode: transaction" or '
+                '"session"'
             ),
         )
-    return ClusterPlan(desired, Action.UPDATE, live=live, changes=changes, patch=patch_body(target))
+    return ClusterPlan(desired, Action.UPDATE, live=live, changes=changes, target=target)
 
 
 def build_plan(
     desired: Iterable[DesiredCluster],
     live: Mapping[str, LiveResult],
+    *,
+    request_for: RequestFor | None = None,
     **fields: Any,
 ) -> Plan:
-    """One ClusterPlan per desired file, in the files' order; `fields` go to Plan as they are."""
-    plans = [plan_cluster(d, live.get(d.key)) for d in desired]
-    return Plan(tuple(_refuse_shared(plans)), **fields)
+    """One ClusterPlan per desired file, in the files' order; `fields` go to Plan as they are.
+
+    With `request_for`, each update carries the request the dialect would send for it.
+    """
+    plans = _refuse_shared([plan_cluster(d, live.get(d.key)) for d in desired])
+    if request_for is not None:
+        plans = [
+            replace(p, request=request_for(p.live, p.target))
+            if p.action is Action.UPDATE and p.live is not None and p.target is not None
+            else p
+            for p in plans
+        ]
+    return Plan(tuple(plans), **fields)
 
 
 def _refuse_shared(plans: list[ClusterPlan]) -> list[ClusterPlan]:
@@ -150,7 +170,7 @@ def rederive(desired: Sequence[DesiredCluster], plan: Plan) -> list[str]:
             problems.append(f"{where}: the entry does not say what the file says")
         elif got.live is not None and not _same_cluster(want.desired, got.live):
             problems.append(f"{where}: the entry names cluster {got.live.id}, not the file's")
-        elif (got.action, got.changes, got.patch) != (want.action, want.changes, want.patch):
+        elif (got.action, got.changes, got.target) != (want.action, want.changes, want.target):
             problems.append(
                 f"{where}: the entry says {got.action.value}, but the file and the live values "
                 f"recorded in the plan give {want.action.value}"

@@ -189,7 +189,7 @@ def apply_text(report: ApplyReport, *, color: bool = False) -> Iterator[str]:
 def apply_document(report: ApplyReport) -> dict[str, Any]:
     return {
         "format": "reconciler-apply-report",
-        "formatVersion": 1,
+        "formatVersion": 2,
         "ok": report.ok,
         "interrupted": report.interrupted,
         "signal": report.signal,

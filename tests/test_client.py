@@ -20,8 +20,10 @@ import httpx
 import pytest
 
 from reconciler import client as client_module
-from reconciler.client import LIST_WALK_THRESHOLD, Client, parse_cluster, retry_after_seconds
+from reconciler import http as http_module
+from reconciler.client import LIST_WALK_THRESHOLD, Client
 from reconciler.config import ApiSettings, normalise_api_url
+from reconciler.dialects.v1 import DIALECT as V1
 from reconciler.emulator import Emulator, Faults, demo_clusters, generate_clusters
 from reconciler.errors import (
     ApiError,
@@ -33,6 +35,7 @@ from reconciler.errors import (
     ResponseError,
     TransportError,
 )
+from reconciler.http import retry_after_seconds
 from reconciler.model import DesiredCluster, LiveCluster
 
 T = TypeVar("T")
@@ -51,6 +54,17 @@ SESSION_ON = {
 
 def run(coro: Coroutine[Any, Any, T]) -> T:
     return asyncio.run(coro)
+
+
+def parse_cluster(data: Any) -> LiveCluster:
+    return V1.parse_cluster(data, host="")
+
+
+async def send_patch(client: Client, cluster_id: str, body: dict[str, Any]) -> LiveCluster:
+    """A PATCH with exactly this body, through the client's one HTTP layer."""
+    url = client.bases[0] + client.dialect.cluster_path(cluster_id)
+    data = await client.http.send_json("PATCH", url, body, cluster_id=cluster_id)
+    return client.dialect.parse_cluster(data, host=client.bases[0])
 
 
 def settings_for(emu: Emulator | str, **overrides: Any) -> ApiSettings:
@@ -248,7 +262,7 @@ def test_contract_number_and_accept_headers_are_sent() -> None:
 
 def test_patch_sends_the_body_exactly(emulator: Emulator) -> None:
     result = run(
-        with_client(settings_for(emulator), lambda c: c.patch_cluster(ORDERS_PROD, SESSION_ON))
+        with_client(settings_for(emulator), lambda c: send_patch(c, ORDERS_PROD, SESSION_ON))
     )
     assert emulator.patches() == [(ORDERS_PROD, SESSION_ON)]
     assert (result.enabled, result.pool_mode) == (True, "session")
@@ -264,7 +278,7 @@ def test_patch_sets_the_json_content_type() -> None:
     run(
         with_client(
             settings_for("http://api.test"),
-            lambda c: c.patch_cluster(ORDERS_PROD, SESSION_ON),
+            lambda c: send_patch(c, ORDERS_PROD, SESSION_ON),
             transport=httpx.MockTransport(handler),
         )
     )
@@ -278,7 +292,7 @@ def test_api_refusals_carry_the_message_and_the_cluster(emulator: Emulator) -> N
         "properties": {"connectionPooler": {"enabled": True, "poolMode": "statement"}},
     }
     with pytest.raises(ApiError) as caught:
-        run(with_client(settings_for(emulator), lambda c: c.patch_cluster(ORDERS_PROD, bad)))
+        run(with_client(settings_for(emulator), lambda c: send_patch(c, ORDERS_PROD, bad)))
     error = caught.value
     assert error.status == 422 and error.error_code == "validation-failed"
     assert "poolMode" in error.api_message and "'statement'" in error.api_message
@@ -293,9 +307,7 @@ def test_404_is_not_found_and_409_is_conflict(emulator: Emulator) -> None:
     assert missing.value.cluster_id == MISSING and missing.value.status == 404
     emulator.set_state(BILLING_PROD, "BUSY")
     with pytest.raises(ConflictError) as busy:
-        run(
-            with_client(settings_for(emulator), lambda c: c.patch_cluster(BILLING_PROD, SESSION_ON))
-        )
+        run(with_client(settings_for(emulator), lambda c: send_patch(c, BILLING_PROD, SESSION_ON)))
     assert busy.value.status == 409 and "BUSY" in busy.value.api_message
     assert [r.status for r in emulator.requests] == [404, 409]  # neither is retried
 
@@ -509,7 +521,7 @@ def test_unknown_values_are_kept_and_noted(emulator: Emulator) -> None:
     cluster = run(with_client(settings_for(emulator), lambda c: c.get_cluster(ORDERS_PROD)))
     assert (cluster.state, cluster.enabled, cluster.pool_mode) == ("MAINTENANCE", True, "statement")
     assert any("MAINTENANCE" in n for n in cluster.notes)
-    assert any("'statement'" in n for n in cluster.notes)
+    assert any('"statement"' in n for n in cluster.notes)
 
 
 def test_a_missing_pooler_block_reads_as_the_defaults(emulator: Emulator) -> None:
@@ -527,7 +539,7 @@ def test_parse_cluster_keeps_an_empty_pool_mode() -> None:
     data["properties"]["connectionPooler"]["poolMode"] = ""
     cluster = parse_cluster(data)
     assert cluster.pool_mode == "" and cluster.pooler_reported
-    assert any("''" in n for n in cluster.notes)
+    assert any('""' in n for n in cluster.notes)
 
 
 def test_parse_cluster_notes_wrong_types_without_crashing() -> None:
@@ -735,7 +747,7 @@ def test_odd_success_bodies_are_response_errors(body: bytes, match: str) -> None
 
 
 def test_a_huge_body_is_refused_unread(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(client_module, "MAX_BODY_BYTES", 1000)
+    monkeypatch.setattr(http_module, "MAX_BODY_BYTES", 1000)
 
     def handler(request: httpx.Request) -> httpx.Response:
         async def chunks() -> Any:
@@ -777,30 +789,29 @@ def test_a_patch_answer_without_a_cluster_is_read_back() -> None:
             return httpx.Response(202)
         return httpx.Response(200, json=demo_clusters()[0])
 
-    cluster = run(
-        with_client(
-            settings_for("http://api.test"),
-            lambda c: c.patch_cluster(ORDERS_PROD, SESSION_ON),
-            transport=stub(handler),
+    async def update(c: Client) -> LiveCluster:
+        return await c.update(
+            await c.get_cluster(ORDERS_PROD), {"enabled": True, "poolMode": "session"}
         )
-    )
+
+    cluster = run(with_client(settings_for("http://api.test"), update, transport=stub(handler)))
     assert cluster.id == ORDERS_PROD
-    assert methods == ["PATCH", "GET"]
+    assert methods == ["GET", "PATCH", "GET"]
 
 
 # ---------------------------------------------------------------- read-only
 
 
 def test_read_only_client_sends_nothing_but_get(emulator: Emulator) -> None:
-    url = f"{normalise_api_url(emulator.url or '')}/clusters/{ORDERS_PROD}"
+    url = f"{V1.base_urls(emulator.url)[0]}/clusters/{ORDERS_PROD}"
 
     async def attempts(client: Client) -> list[str]:
         refused: list[str] = []
         await client.get_cluster(ORDERS_PROD)
         with pytest.raises(ReconcilerError, match="read-only"):
-            await client.patch_cluster(ORDERS_PROD, SESSION_ON)
-        refused.append("patch_cluster")
-        http = client._http  # the underlying httpx client, on purpose
+            await send_patch(client, ORDERS_PROD, SESSION_ON)
+        refused.append("send_patch")
+        http = client.http._http  # the underlying httpx client, on purpose
         for method in ("PATCH", "POST", "PUT", "DELETE", "HEAD", "OPTIONS"):
             with pytest.raises(ReconcilerError, match="read-only"):
                 await http.request(method, url, json=SESSION_ON)
@@ -821,7 +832,7 @@ def test_read_only_client_sends_nothing_but_get(emulator: Emulator) -> None:
 
 def test_a_writing_client_can_patch(emulator: Emulator) -> None:
     """The counterpart of the read-only test: the same calls do leave a normal client."""
-    run(with_client(settings_for(emulator), lambda c: c.patch_cluster(ORDERS_PROD, SESSION_ON)))
+    run(with_client(settings_for(emulator), lambda c: send_patch(c, ORDERS_PROD, SESSION_ON)))
     assert [(r.method, r.status) for r in emulator.requests] == [("PATCH", 200)]
 
 

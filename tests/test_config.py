@@ -7,6 +7,8 @@ import base64
 import pytest
 
 from reconciler.config import DEFAULT_API_URL, ApiSettings, normalise_api_url
+from reconciler.dialects.v1 import DIALECT as V1
+from reconciler.dialects.v2 import DIALECT as V2
 from reconciler.errors import ConfigError
 
 
@@ -27,7 +29,27 @@ from reconciler.errors import ConfigError
     ],
 )
 def test_url_rule(raw: str, expected: str) -> None:
-    assert normalise_api_url(raw) == expected
+    """The v1 rule, as IONOS's SDKs apply it: normalised, then the API path appended."""
+    assert V1.base_urls(normalise_api_url(raw)) == [expected]
+
+
+@pytest.mark.parametrize(
+    ("raw", "expected"),
+    [
+        ("https://postgresql.de-fra.ionos.com/", ["https://postgresql.de-fra.ionos.com"]),
+        ("127.0.0.1:8080", ["https://127.0.0.1:8080"]),
+        ("http://127.0.0.1:8080/prefix", ["http://127.0.0.1:8080/prefix"]),
+    ],
+)
+def test_v2_uses_a_configured_url_as_given(raw: str, expected: list[str]) -> None:
+    assert V2.base_urls(normalise_api_url(raw)) == expected
+
+
+def test_v2_without_a_url_reads_every_regional_host() -> None:
+    hosts = V2.base_urls(None)
+    assert len(hosts) == 9 and len(set(hosts)) == 9
+    assert "https://postgresql.de-fra.ionos.com" in hosts
+    assert all(h.startswith("https://postgresql.") and h.endswith(".ionos.com") for h in hosts)
 
 
 @pytest.mark.parametrize(
@@ -56,7 +78,8 @@ def test_url_with_credentials_is_refused_without_echoing_them() -> None:
 
 def test_defaults_when_nothing_is_set() -> None:
     settings = ApiSettings.from_env({})
-    assert settings.url == DEFAULT_API_URL
+    assert settings.url is None and settings.api == "v1"
+    assert V1.base_urls(settings.url) == [DEFAULT_API_URL]
     assert settings.verify_tls is True
     assert settings.backoff_base == 0.2
 
@@ -70,7 +93,7 @@ def test_empty_variables_count_as_unset() -> None:
         "IONOS_CONTRACT_NUMBER": "",
     }
     settings = ApiSettings.from_env(env)
-    assert settings.url == DEFAULT_API_URL
+    assert settings.url is None
     assert settings.token is None
     assert settings.contract_number is None
     assert settings.authorization() == "Basic " + base64.b64encode(b"u:p").decode()
@@ -111,7 +134,7 @@ def test_overrides_win_and_none_overrides_are_ignored() -> None:
     settings = ApiSettings.from_env(
         env, url="http://127.0.0.1:5000", contract_number=None, concurrency=3
     )
-    assert settings.url == "http://127.0.0.1:5000/databases/postgresql"
+    assert settings.url == "http://127.0.0.1:5000"
     assert settings.contract_number == "1"
     assert settings.concurrency == 3
 

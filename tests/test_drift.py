@@ -197,7 +197,7 @@ def test_json_report_is_versioned_and_complete(
     assert by_file["orders-prod"]["drift"] == [
         {
             "field": "enabled",
-            "path": "properties.connectionPooler.enabled",
+            "path": "connectionPooler.enabled",
             "desired": True,
             "live": False,
             "expiredRule": None,

@@ -77,7 +77,7 @@ def test_saved_plan_is_valid_secret_free_and_applied_exactly(
     doc = json.loads(text)
     Draft202012Validator(load_schema("plan.schema.json")).validate(doc)
     assert doc["summary"] == {"total": 5, "update": 3, "noop": 1, "paused": 1, "error": 0}
-    planned = {c["id"]: c["patch"] for c in doc["clusters"] if c["action"] == "update"}
+    planned = {c["id"]: c["request"]["body"] for c in doc["clusters"] if c["action"] == "update"}
     capsys.readouterr()
 
     api_env.clear_requests()

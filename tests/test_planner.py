@@ -8,6 +8,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from reconciler.dialects.v1 import DIALECT as V1
 from reconciler.errors import NotFoundError
 from reconciler.model import Action, Change, DesiredCluster, LiveCluster
 from reconciler.planner import build_plan, plan_cluster
@@ -33,15 +34,17 @@ def live(
 def test_matching_cluster_plans_no_request() -> None:
     item = plan_cluster(desired(True, "session"), live(True, "session"))
     assert item.action is Action.NOOP
-    assert item.patch is None and item.changes == ()
+    assert item.target is None and item.changes == ()
 
 
-def test_patch_carries_only_the_pooler_with_both_fields() -> None:
+def test_the_target_carries_both_fields_and_v1_patches_only_the_pooler() -> None:
     item = plan_cluster(desired(True), live(False, "session"))
     assert item.action is Action.UPDATE
     assert item.changes == (Change("enabled", False, True),)
     # poolMode is not declared: it is sent back as it is live, never changed
-    assert item.patch == {
+    assert item.target == {"enabled": True, "poolMode": "session"}
+    assert item.live is not None
+    assert V1.update_request(item.live, item.target).body == {
         "metadata": {},
         "properties": {"connectionPooler": {"enabled": True, "poolMode": "session"}},
     }
@@ -53,7 +56,7 @@ def test_undeclared_field_never_shows_as_a_change() -> None:
 
 def test_paused_cluster_is_skipped_even_when_it_differs() -> None:
     item = plan_cluster(desired(True, "session", paused=True), live(False))
-    assert item.action is Action.PAUSED and item.patch is None
+    assert item.action is Action.PAUSED and item.target is None
 
 
 def test_not_available_cluster_cannot_be_planned() -> None:
@@ -70,14 +73,14 @@ def test_fetch_error_is_reported_on_the_cluster() -> None:
 
 def test_invalid_live_pool_mode_is_not_sent_back_when_unmanaged() -> None:
     item = plan_cluster(desired(True), live(False, ""))
-    assert item.action is Action.ERROR and item.patch is None
-    assert "declare 'poolMode" in (item.error or "")
+    assert item.action is Action.ERROR and item.target is None
+    assert 'declare "poolMode' in (item.error or "")
 
 
 def test_invalid_live_pool_mode_is_replaced_when_declared() -> None:
     item = plan_cluster(desired(True, "transaction"), live(True, ""))
     assert item.changes == (Change("poolMode", "", "transaction"),)
-    assert item.patch is not None
+    assert item.target is not None
 
 
 def test_plan_keeps_file_order_and_pairs_results_by_key() -> None:
@@ -99,7 +102,7 @@ def test_two_files_reaching_one_cluster_are_both_errors_and_name_each_other() ->
     by_name = DesiredCluster("other.yaml", 4, None, "orders-prod", False, None)
     plan = build_plan([by_id, by_name], {by_id.key: live(), by_name.key: live()})
     assert [c.action for c in plan.clusters] == [Action.ERROR, Action.ERROR]
-    assert [c.patch for c in plan.clusters] == [None, None]
+    assert [c.target for c in plan.clusters] == [None, None]
     assert "also managed by other.yaml:4" in str(plan.clusters[0].error)
     assert "also managed by c.yaml:2" in str(plan.clusters[1].error)
 
@@ -123,16 +126,17 @@ def test_applying_the_patch_yields_the_desired_fields(
     # the plan is empty exactly when the declared fields already match
     assert (item.action is Action.NOOP) == matches
     after = dict(before.pooler())
-    if item.patch is not None:
-        after = item.patch["properties"]["connectionPooler"]
+    if item.target is not None:
+        after = item.target
     assert {k: after[k] for k in declared} == declared
     # undeclared fields keep their live value
     assert all(after[k] == before.pooler()[k] for k in before.pooler() if k not in declared)
 
 
 @pytest.mark.parametrize("enabled", [True, False])
-def test_patch_never_carries_connections(enabled: bool) -> None:
+def test_v1_patch_never_carries_connections(enabled: bool) -> None:
     item = plan_cluster(desired(enabled, "session"), live(not enabled))
-    assert item.patch is not None
-    assert set(item.patch) == {"metadata", "properties"}
-    assert set(item.patch["properties"]) == {"connectionPooler"}
+    assert item.live is not None and item.target is not None
+    body = V1.update_request(item.live, item.target).body
+    assert set(body) == {"metadata", "properties"}
+    assert set(body["properties"]) == {"connectionPooler"}

@@ -23,7 +23,7 @@ from hypothesis import strategies as st
 from jsonschema import Draft202012Validator
 
 from reconciler.cli import main
-from reconciler.client import parse_cluster
+from reconciler.dialects.v1 import DIALECT as V1
 from reconciler.emulator import Emulator, generate_clusters
 from reconciler.emulator.state import ClusterStore
 from reconciler.loader import parse
@@ -161,7 +161,7 @@ def test_the_planned_patch_applied_by_the_api_yields_the_file_and_then_nothing_t
     the API's own validation and merge rules, and the lenient parse of what it returns."""
     raw = live_cluster(live_enabled, live_mode, block=block)
     store = ClusterStore([raw])
-    before = parse_cluster(store.get(raw["id"]))
+    before = V1.parse_cluster(store.get(raw["id"]), host="")
     desired = DesiredCluster("c.yaml", 1, raw["id"], None, enabled, mode)
     declared = desired.declared()
 
@@ -175,9 +175,10 @@ def test_the_planned_patch_applied_by_the_api_yields_the_file_and_then_nothing_t
         return
     if item.action is Action.NOOP:
         return
-    assert item.patch is not None
-    store.patch(raw["id"], item.patch, user="test")  # raises if the API would refuse it
-    after = parse_cluster(store.get(raw["id"]))
+    assert item.live is not None and item.target is not None
+    body = V1.update_request(item.live, item.target).body
+    store.patch(raw["id"], body, user="test")  # raises if the API would refuse it
+    after = V1.parse_cluster(store.get(raw["id"]), host="")
     assert {k: after.pooler()[k] for k in declared} == declared
     for key in set(before.pooler()) - set(declared):
         assert after.pooler()[key] == before.pooler()[key], "an undeclared field changed"
@@ -299,7 +300,9 @@ def test_a_plan_over_odd_clusters_is_correct_for_each_one(
         event(f"planned: {want_action}")
         assert item["action"] == want_action, (cluster, item)
         if want_action == "update":
-            assert item["patch"] == {"metadata": {}, "properties": {"connectionPooler": target}}
+            assert item["target"] == target
+            body = {"metadata": {}, "properties": {"connectionPooler": target}}
+            assert item["request"]["method"] == "PATCH" and item["request"]["body"] == body
         if want_action == "error":
             errors += 1
             assert item["error"]

@@ -21,6 +21,7 @@ from aiohttp import web
 from reconciler.cli import main
 from reconciler.client import Client
 from reconciler.config import ApiSettings, normalise_api_url
+from reconciler.dialects.v1 import DIALECT as V1
 from reconciler.emulator import Emulator
 from reconciler.errors import ReconcilerError
 
@@ -183,7 +184,7 @@ def test_plan_and_drift_go_through_the_proxy_with_the_same_result(
     seen = proxy.requests()
     # every request the emulator answered came through the proxy, in absolute form
     assert emu.url is not None
-    assert all(s.target.startswith(normalise_api_url(emu.url) + "/clusters") for s in seen)
+    assert all(s.target.startswith(V1.base_urls(emu.url)[0] + "/clusters") for s in seen)
     assert sorted(s.target.removeprefix(emu.url) for s in seen) == sorted(
         f"{r.path}{query(r.query)}" for r in emu.requests
     )
@@ -259,14 +260,16 @@ def test_a_read_only_client_sends_nothing_but_get_through_a_proxy(
 ) -> None:
     monkeypatch.setenv("HTTP_PROXY", proxy.url)
     settings = ApiSettings(url=normalise_api_url(emu.url or ""), token=TOKEN, backoff_base=0.001)
-    url = f"{settings.url}/clusters/{ORDERS_PROD}"
+    url = f"{V1.base_urls(settings.url)[0]}/clusters/{ORDERS_PROD}"
 
     async def attempts() -> None:
         async with Client(settings, read_only=True) as client:
             await client.get_cluster(ORDERS_PROD)
             with pytest.raises(ReconcilerError, match="read-only"):
-                await client.patch_cluster(ORDERS_PROD, SESSION_ON)
-            http = client._http  # the underlying httpx client, on purpose
+                await client.update(
+                    await client.get_cluster(ORDERS_PROD), {"enabled": True, "poolMode": "session"}
+                )
+            http = client.http._http  # the underlying httpx client, on purpose
             mounted = [t for t in http._mounts.values() if t is not None]
             assert mounted, "httpx mounted no proxy transport"
             for method in ("PATCH", "POST", "PUT", "DELETE"):
@@ -279,11 +282,13 @@ def test_a_read_only_client_sends_nothing_but_get_through_a_proxy(
                         )
         # the counterpart: a writing client's PATCH does go through the proxy
         async with Client(settings) as client:
-            await client.patch_cluster(ORDERS_PROD, SESSION_ON)
+            await client.update(
+                await client.get_cluster(ORDERS_PROD), {"enabled": True, "poolMode": "session"}
+            )
 
     asyncio.run(attempts())
-    assert [s.method for s in proxy.requests()] == ["GET", "PATCH"]
-    assert [r.method for r in emu.requests] == ["GET", "PATCH"]
+    assert [s.method for s in proxy.requests()] == ["GET", "GET", "GET", "PATCH"]
+    assert [r.method for r in emu.requests] == ["GET", "GET", "GET", "PATCH"]
 
 
 # ---------------------------------------------------------------- unusable proxy settings

@@ -52,16 +52,16 @@ def _noop_to_update(doc: dict[str, Any]) -> None:
     item["changes"] = [
         {
             "field": "enabled",
-            "path": "properties.connectionPooler.enabled",
+            "path": "connectionPooler.enabled",
             "old": item["live"]["enabled"],
             "new": pooler["enabled"],
         }
     ]
-    item["patch"] = {"metadata": {}, "properties": {"connectionPooler": pooler}}
+    item["target"] = pooler
 
 
 def _other_values(doc: dict[str, Any]) -> None:
-    pooler = _entry(doc, "update")["patch"]["properties"]["connectionPooler"]
+    pooler = _entry(doc, "update")["target"]
     pooler["poolMode"] = "transaction" if pooler["poolMode"] == "session" else "session"
 
 

@@ -98,7 +98,7 @@ def read_only_plan(loaded: Loaded, settings: ApiSettings) -> Plan:
     async def main() -> Plan:
         async with Client(settings, read_only=True) as client:
             live = await engine.fetch(client, loaded.clusters)
-        return engine.make_plan(loaded, live, settings.url)
+        return engine.make_plan(loaded, live, client)
 
     return asyncio.run(main())
 

@@ -108,14 +108,14 @@ def run(args: argparse.Namespace) -> int:
     color = _common.use_color(args)
     if _is_plan_file(args.paths):
         plan = planfile.read(args.paths[0])
-        engine.verify_saved_plan(plan, settings.url)
+        engine.verify_saved_plan(plan, settings)
     else:
         loaded = loader.load(args.paths)
 
         async def make() -> Plan:
             async with Client(settings) as client:
                 live = await engine.fetch(client, loaded.clusters, wait_busy=options)
-            return engine.make_plan(loaded, live, settings.url)
+            return engine.make_plan(loaded, live, client)
 
         plan = asyncio.run(make())
         for line in render.plan_text(plan, color=color):
