@@ -43,6 +43,7 @@ from tenacity import (
     stop_before_delay,
 )
 
+from reconciler import transport as transport_module
 from reconciler.config import ApiSettings
 from reconciler.errors import (
     ApiError,
@@ -52,7 +53,6 @@ from reconciler.errors import (
     ResponseError,
     TransportError,
 )
-from reconciler.proxy import hide_credentials, proxy_environment, proxy_problem
 
 __all__ = ["MAX_BODY_BYTES", "ClientStats", "Http", "retry_after_seconds"]
 
@@ -140,34 +140,6 @@ class _Reply:
     url: str
 
 
-class _GetOnlyTransport(httpx.AsyncBaseTransport):
-    """Refuses anything but GET at the last step before the wire, whoever calls it."""
-
-    def __init__(self, inner: httpx.AsyncBaseTransport) -> None:
-        self._inner = inner
-
-    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
-        _refuse_unless_get(request)
-        return await self._inner.handle_async_request(request)
-
-    async def aclose(self) -> None:
-        await self._inner.aclose()
-
-
-def _refuse_unless_get(request: httpx.Request) -> None:
-    if request.method != "GET":
-        raise ReconcilerError(
-            f"refused to send {request.method} {request.url.path}: this client is read-only",
-            hint="plan and drift never change anything; use 'reconciler apply' to make changes",
-        )
-
-
-async def _refuse_unless_get_hook(request: httpx.Request) -> None:
-    """The same guard as an httpx request hook: it also covers the proxy transports httpx
-    builds from the environment and mounts beside (not inside) its default transport."""
-    _refuse_unless_get(request)
-
-
 class Http:
     """An async HTTP client for one API: `async with Http(settings, ...) as http: ...`.
 
@@ -194,47 +166,9 @@ class Http:
         self._prefixes = tuple(sorted(strip_prefixes, key=len, reverse=True))
         self._error_details = error_details
         self._secrets = [s for s in settings.secrets() if s]
-        limits = httpx.Limits(
-            max_connections=settings.concurrency,
-            max_keepalive_connections=settings.concurrency,
+        self._http = transport_module.client(
+            settings, headers, read_only=read_only, transport=transport
         )
-        # No transport of ours (unless a test passes one): httpx then builds its own and one per
-        # proxy in HTTP_PROXY, HTTPS_PROXY or ALL_PROXY (either case; hosts in NO_PROXY go
-        # direct), all with the same verify and limits, as curl and pip do. Passing
-        # `transport=` would turn the environment's proxies off.
-        try:
-            self._http = httpx.AsyncClient(
-                headers=headers,
-                timeout=httpx.Timeout(settings.timeout),
-                verify=settings.verify_tls,
-                limits=limits,
-                transport=transport,
-                trust_env=True,
-                event_hooks={"request": [_refuse_unless_get_hook]} if read_only else None,
-                # a redirect is an error (status >= 300): following one could carry the
-                # Authorization header somewhere else
-                follow_redirects=False,
-            )
-        except (ImportError, ValueError, httpx.InvalidURL) as exc:
-            problem = proxy_problem(exc)
-            if problem is None:
-                raise
-            raise problem from None
-        if read_only:
-            # The hook refuses anything but GET on its way to any transport, proxies included.
-            # Wrapping each transport too (httpx keeps them in _transport and _mounts; the
-            # tests check both) also refuses a request handed to a transport directly.
-            http = self._http
-            http._transport = _GetOnlyTransport(http._transport)
-            http._mounts = {
-                pattern: None if mounted is None else _GetOnlyTransport(mounted)
-                for pattern, mounted in http._mounts.items()
-            }
-        if transport is None and (proxies := proxy_environment()):
-            log.debug(
-                "proxy settings from the environment: %s",
-                ", ".join(f"{name}={hide_credentials(v)}" for name, v in proxies.items()),
-            )
         self._slots = asyncio.Semaphore(settings.concurrency)
         # Buckets of a tenth of a second's worth keep bursts short: a one-second bucket would
         # let twice the ceiling through in some one-second windows.
