@@ -108,8 +108,8 @@ class ResponseError(ReconcilerError):
     def __init__(self, message: str, *, cluster_id: str | None = None) -> None:
         super().__init__(
             message,
-            hint="check IONOS_API_URL points at the DBaaS PostgreSQL v1 API; "
-            "run with --log-level debug to see each request",
+            hint="check that IONOS_API_URL points at the DBaaS PostgreSQL API of the version "
+            "chosen with --api; run with --log-level debug to see each request",
         )
         self.cluster_id = cluster_id
 

@@ -102,8 +102,11 @@ def render(cluster: LiveCluster, *, schema_ref: str = DEFAULT_SCHEMA_REF) -> str
     ]
     if cluster.pool_mode in POOL_MODES:
         lines.append(f"  poolMode: {cluster.pool_mode}")
+    elif cluster.pool_mode is None:
+        # the API keeps no mode while the pooler is off (v2's DISABLED): nothing to adopt
+        pass
     else:
-        shown = _comment(repr(cluster.pool_mode))
+        shown = _comment(json.dumps(cluster.pool_mode))
         lines.append(
             f"  # poolMode is not managed: the live value {shown} is not one the API accepts "
             f"({' or '.join(POOL_MODES)}); add it here to set one"

@@ -82,6 +82,8 @@ def plan_text(plan: Plan, *, color: bool = False) -> Iterator[str]:
         for change in item.changes:
             old, new = paint(value(change.old), "red"), paint(value(change.new), "green")
             yield f"    connectionPooler.{change.field}: {old} -> {new}"
+        if item.request is not None and item.request.note:
+            yield f"    request: {item.request.method}: {item.request.note}"
         if item.error:
             yield f"    {paint('error:', 'red')} {item.error}"
         for note in item.live.notes if item.live else ():
@@ -121,6 +123,12 @@ def _plan_markdown(plan: Plan) -> Iterator[str]:
                     f"| {_md(cluster_title(item))} | `{change.field}` | {_md(value(change.old))} "
                     f"| {_md(value(change.new))} | {_md(item.desired.path)} |"
                 )
+        notes = {
+            f"{c.request.method}: {c.request.note}" for c in updates if c.request and c.request.note
+        }
+        for note in sorted(notes):
+            yield ""
+            yield f"Each update is a {note}."
     for action, title in ((Action.ERROR, "Cannot be planned"), (Action.PAUSED, "Paused, skipped")):
         items = [c for c in plan.clusters if c.action is action]
         if items:

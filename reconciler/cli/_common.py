@@ -24,10 +24,19 @@ def add_api_options(parser: argparse.ArgumentParser) -> None:
         "Credentials come from IONOS_TOKEN, or IONOS_USERNAME and IONOS_PASSWORD; "
         "IONOS_API_URL and IONOS_CONTRACT_NUMBER are read too.",
     )
+    from reconciler.dialects import DIALECTS
+
+    group.add_argument(
+        "--api",
+        choices=tuple(DIALECTS),
+        help="the IONOS API version to use (default: $RECONCILER_API or v1); the same files "
+        "work with either",
+    )
     group.add_argument(
         "--api-url",
         metavar="URL",
-        help="API base URL (default: $IONOS_API_URL or https://api.ionos.com/databases/postgresql)",
+        help="API base URL (default: $IONOS_API_URL, else v1: "
+        "https://api.ionos.com/databases/postgresql, v2: the nine regional hosts)",
     )
     group.add_argument(
         "--contract-number",
@@ -107,6 +116,7 @@ def api_settings(args: argparse.Namespace) -> ApiSettings:
     from reconciler.config import ApiSettings
 
     settings = ApiSettings.from_env(
+        api=args.api,
         url=args.api_url,
         contract_number=args.contract_number,
         concurrency=args.concurrency,
