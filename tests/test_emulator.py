@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+import contextlib
 import json
 import logging
 import os
@@ -590,23 +591,37 @@ def test_clusters_load_from_a_list_or_a_cluster_list(tmp_path: Path) -> None:
 # ---------------------------------------------------------------- the command
 
 
-@pytest.mark.parametrize("stop", [signal.SIGINT, signal.SIGTERM], ids=["SIGINT", "SIGTERM"])
-def test_the_command_serves_until_stopped_and_exits_0(tmp_path: Path, stop: signal.Signals) -> None:
+@contextlib.contextmanager
+def running_command(
+    tmp_path: Path, argv: list[str], env: dict[str, str] | None = None
+) -> Iterator[tuple[subprocess.Popen[str], str]]:
+    """`reconciler emulator --port 0 ARGV` in a subprocess, once listening: (process, URL).
+
+    The caller stops it and reads its output; one still running at the end is killed."""
     url_file = tmp_path / "url"
-    clusters = tmp_path / "clusters.json"
-    clusters.write_text(json.dumps(generate_clusters(3)))
-    env = {**os.environ, "PYTHONUNBUFFERED": "1"}
     command = [sys.executable, "-m", "reconciler", "emulator", "--port", "0", "--url-file",
-               str(url_file), "--clusters", str(clusters), "--busy-seconds", "0"]  # fmt: skip
+               str(url_file), *argv]  # fmt: skip
     proc = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-                            env=env)  # fmt: skip
+                            env={**os.environ, "PYTHONUNBUFFERED": "1", **(env or {})})  # fmt: skip
     try:
         deadline = time.monotonic() + 15
         while not url_file.exists():
             assert proc.poll() is None, proc.communicate()
             assert time.monotonic() < deadline, "the emulator did not start"
             time.sleep(0.05)
-        url = url_file.read_text().strip()
+        yield proc, url_file.read_text().strip()
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.communicate()
+
+
+@pytest.mark.parametrize("stop", [signal.SIGINT, signal.SIGTERM], ids=["SIGINT", "SIGTERM"])
+def test_the_command_serves_until_stopped_and_exits_0(tmp_path: Path, stop: signal.Signals) -> None:
+    clusters = tmp_path / "clusters.json"
+    clusters.write_text(json.dumps(generate_clusters(3)))
+    argv = ["--clusters", str(clusters), "--busy-seconds", "0"]
+    with running_command(tmp_path, argv) as (proc, url):
         assert url.startswith("http://127.0.0.1:")
         body = httpx.get(f"{url}/clusters", headers={"Authorization": "Bearer x"}).json()
         assert [c["properties"]["displayName"] for c in body["items"]] == [
@@ -614,10 +629,6 @@ def test_the_command_serves_until_stopped_and_exits_0(tmp_path: Path, stop: sign
         ]  # fmt: skip
         proc.send_signal(stop)
         out, err = proc.communicate(timeout=10)
-    finally:
-        if proc.poll() is None:
-            proc.kill()
-            proc.communicate()
     assert proc.returncode == 0, err
     assert out == f"reconciler emulator listening on {url} (3 clusters)\n"
     assert "GET /clusters 200 " in err

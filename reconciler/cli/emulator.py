@@ -48,7 +48,9 @@ def register(sub: Any) -> None:
         "and tests. Any Bearer token or Basic user:password is accepted unless --token or "
         "--username/--password are given. After a PATCH a cluster is BUSY for --busy-seconds; "
         "a PATCH to a cluster that is not AVAILABLE gets 409 (our choice: the real API's "
-        "answer is undocumented). Each request is logged on stderr.",
+        "answer is undocumented). Each request is logged on stderr. With --api v2 it serves "
+        "the v2 API of one regional host instead (GET /clusters, GET and PUT /clusters/{id} at "
+        "the root, Bearer only), traps included: see docs/commands.md.",
         epilog="example: reconciler emulator --port 8080, then "
         "curl -H 'Authorization: Bearer x' localhost:8080/clusters",
     )
@@ -136,6 +138,11 @@ def register(sub: Any) -> None:
     auth.add_argument("--username", help="accept only this Basic user (with --password)")
     auth.add_argument("--password", help="the password of --username")
     parser.add_argument(
+        "--api",
+        choices=API_VERSIONS,
+        help="the API to serve (default: $RECONCILER_API, else v1)",
+    )
+    parser.add_argument(
         "--url-file", metavar="PATH", help="write the URL to this file once listening (for scripts)"
     )
     parser.add_argument("--quiet", action="store_true", help="do not log each request")
@@ -154,15 +161,16 @@ def run(args: argparse.Namespace) -> int:
 
     if (args.username is None) != (args.password is None):
         raise ConfigError("--username and --password go together")
+    api = _api(args.api)
     if args.clusters:
         try:
-            clusters = load_clusters(args.clusters)
+            clusters = load_clusters(args.clusters, api=api)
         except (OSError, ValueError) as exc:
             raise ConfigError(f"cannot load clusters: {exc}") from exc
     elif args.count:
-        clusters = generate_clusters(args.count, seed=args.seed)
+        clusters = generate_clusters(args.count, seed=args.seed, api=api)
     else:
-        clusters = demo_clusters()
+        clusters = demo_clusters(api)
     emu = Emulator(
         clusters,
         busy_seconds=args.busy_seconds,
@@ -178,10 +186,24 @@ def run(args: argparse.Namespace) -> int:
         token=args.token,
         username=args.username,
         password=args.password,
+        api=api,
     )
     _setup_request_log(quiet=args.quiet)
     asyncio.run(_serve(emu, args.host, args.port, args.url_file, len(clusters)))
     return 0
+
+
+API_VERSIONS = ("v1", "v2")
+
+
+def _api(flag: str | None) -> str:
+    """--api wins; else RECONCILER_API; else v1, the API this project started from."""
+    if flag is not None:
+        return flag
+    value = os.environ.get("RECONCILER_API", "").strip() or "v1"
+    if value not in API_VERSIONS:
+        raise ConfigError(f"RECONCILER_API must be v1 or v2, not {value!r}")
+    return value
 
 
 def _setup_request_log(*, quiet: bool) -> None:
@@ -207,7 +229,8 @@ async def _serve(emu: Emulator, host: str, port: int, url_file: str | None, coun
     except OSError as exc:
         raise ConfigError(f"cannot listen on {host}:{port}: {exc.strerror or exc}") from exc
     try:
-        print(f"reconciler emulator listening on {url} ({count} clusters)", flush=True)
+        served = "" if emu.api == "v1" else f", API {emu.api}"
+        print(f"reconciler emulator listening on {url} ({count} clusters{served})", flush=True)
         if url_file:
             # write then rename, so that a script polling for the file never reads half a URL
             tmp = Path(f"{url_file}.{os.getpid()}.tmp")

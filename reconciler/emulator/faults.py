@@ -25,13 +25,36 @@ class Faults:
     #: share of requests whose connection is closed without any response
     rate_drop: float = 0.0
     seed: int = 0
-    #: cluster ids that stay BUSY forever after an accepted PATCH
+    #: cluster ids that stay BUSY (v2: UPDATING) forever after an accepted PATCH (v2: PUT)
     stuck_busy: set[str] = field(default_factory=set)
-    #: cluster id -> (status, message): every PATCH to it fails so
+    #: cluster id -> (status, message): every PATCH (v2: PUT) to it fails so
     fail_patch: dict[str, tuple[int, str]] = field(default_factory=dict)
-    #: seconds an accepted PATCH's answer is held back: the change is made at once, the answer
-    #: comes late (after a client's timeout, as on a slow network)
+    #: the same as fail_patch under a name that fits v2's PUT; both apply in either mode
+    fail_update: dict[str, tuple[int, str]] = field(default_factory=dict)
+    #: seconds an accepted PATCH's (v2: PUT's) answer is held back: the change is made at once,
+    #: the answer comes late (after a client's timeout, as on a slow network)
     patch_answer_delay: float = 0.0
+    #: v2 only: cluster ids whose accepted PUT also changes a property nobody asked to change
+    #: (the maintenance window moves by an hour), so a test can prove a client notices
+    collateral: set[str] = field(default_factory=set)
+
+    def is_stuck(self, cluster_id: str) -> bool:
+        return _has(self.stuck_busy, cluster_id)
+
+    def failure_for(self, cluster_id: str) -> tuple[int, str] | None:
+        """The injected failure of an update to this cluster, if any (ids in any case)."""
+        for table in (self.fail_update, self.fail_patch):
+            for key, failure in table.items():
+                if key.lower() == cluster_id.lower():
+                    return failure
+        return None
+
+    def has_collateral(self, cluster_id: str) -> bool:
+        return _has(self.collateral, cluster_id)
+
+
+def _has(ids: set[str], cluster_id: str) -> bool:
+    return cluster_id.lower() in {c.lower() for c in ids}
 
 
 DROP = "drop"

@@ -1,4 +1,8 @@
-"""Clusters the emulator starts with: the demo set, generated fleets, or a JSON file."""
+"""Clusters the emulator starts with: the demo set, generated fleets, or a JSON file.
+
+Each comes in the shape of the API asked for (`api="v1"` or `"v2"`); the v2 sets are the v1
+ones converted, so both hold the same ids and names.
+"""
 
 from __future__ import annotations
 
@@ -7,6 +11,8 @@ import random
 import uuid
 from pathlib import Path
 from typing import Any
+
+from reconciler.emulator.seed_v2 import is_v2, to_v2
 
 _CREATOR = "ops@example.com"
 _CREATOR_ID = "3f1c2a9e-5b7d-4e21-9c8a-0d4e6f7a8b91"
@@ -145,7 +151,7 @@ def make_cluster(
     }
 
 
-def demo_clusters() -> list[dict[str, Any]]:
+def demo_clusters(api: str = "v1") -> list[dict[str, Any]]:
     """The demo clusters that examples/clusters/ and examples/gitops/ manage (fresh copies)."""
     out = []
     for index, (cid, name, location, pooler, dns, created) in enumerate(_DEMO):
@@ -161,17 +167,30 @@ def demo_clusters() -> list[dict[str, Any]]:
                 instances=2 if "prod" in name else 1,
             )
         )
-    return out
+    return in_shape(out, api)
+
+
+def in_shape(clusters: list[dict[str, Any]], api: str) -> list[dict[str, Any]]:
+    """The clusters in the shape of `api`: v1 ones converted for v2; v2 ones refused for v1."""
+    if api == "v2":
+        return [to_v2(c) for c in clusters]
+    if api != "v1":
+        raise ValueError(f"unknown API {api!r}: expected v1 or v2")
+    for index, cluster in enumerate(clusters):
+        if is_v2(cluster):
+            raise ValueError(f"item {index} is a v2 cluster (it has a name, not a displayName)")
+    return clusters
 
 
 _LOCATIONS = ("de/fra", "de/txl", "gb/lhr", "es/vit", "us/ewr", "us/las")
 
 
-def generate_clusters(n: int, seed: int = 0) -> list[dict[str, Any]]:
-    """`n` clusters named cluster-00001..., the same for the same seed.
+def generate_clusters(n: int, seed: int = 0, api: str = "v1") -> list[dict[str, Any]]:
+    """`n` clusters named cluster-00001..., the same for the same seed (and the same ids in
+    both APIs).
 
     The pooler varies the way real fleets do: mostly present, some blocks missing (older
-    clusters), some with poolMode "".
+    clusters), some with poolMode "" (in v2 all of those are DISABLED).
     """
     rng = random.Random(seed)
     out = []
@@ -205,11 +224,13 @@ def generate_clusters(n: int, seed: int = 0) -> list[dict[str, Any]]:
                 instances=rng.choice((1, 1, 2, 3)),
             )
         )
-    return out
+    return in_shape(out, api)
 
 
-def load_clusters(path: str | Path) -> list[dict[str, Any]]:
-    """Clusters from a JSON file: a list of ClusterResponse objects, or a ClusterList."""
+def load_clusters(path: str | Path, api: str = "v1") -> list[dict[str, Any]]:
+    """Clusters from a JSON file: a list of cluster objects, or a list response, of either API.
+
+    For `api="v2"` v1 clusters are converted; for v1 a v2 cluster is an error."""
     data = json.loads(Path(path).read_text(encoding="utf-8"))
     if isinstance(data, dict) and isinstance(data.get("items"), list):
         data = data["items"]
@@ -227,4 +248,7 @@ def load_clusters(path: str | Path) -> list[dict[str, Any]]:
         if not isinstance(meta, dict):
             raise ValueError(f"{path}: item {index} has a metadata that is not an object")
         meta.setdefault("state", "AVAILABLE")
-    return data
+    try:
+        return in_shape(data, api)
+    except ValueError as exc:
+        raise ValueError(f"{path}: {exc}") from None

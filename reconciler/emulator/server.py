@@ -7,74 +7,45 @@ transport, and latency must be an `asyncio.sleep` so that slow requests still ov
 from __future__ import annotations
 
 import asyncio
-import base64
-import binascii
 import contextlib
 import json
 import logging
-import re
 import threading
 import time
-import uuid
 from collections.abc import Awaitable, Callable, Iterator
-from dataclasses import dataclass
 from typing import Any
 
 from aiohttp import web
 
+from reconciler.emulator import routes_v1, routes_v2
+from reconciler.emulator.common import INJECTED, ApiProblem, StoreBase, error_body
 from reconciler.emulator.faults import DROP, SERVER_ERROR, TOO_MANY, FaultDice, Faults
-from reconciler.emulator.seed import demo_clusters
-from reconciler.emulator.state import ANONYMOUS_USER, ApiProblem, ClusterStore, error_body
+from reconciler.emulator.seed import demo_clusters, in_shape
+from reconciler.emulator.state import ClusterStore
+from reconciler.emulator.state_v2 import ClusterStoreV2, Event, read_shape
+from reconciler.emulator.wire import (
+    REASONS,
+    Dropped,
+    RequestRecord,
+    auth_kind,
+    authenticate,
+    json_response,
+    problem,
+    seconds,
+    short,
+)
 
 log = logging.getLogger("reconciler.emulator")
-
-API_PREFIX = "/databases/postgresql"
-_UUID = re.compile(r"[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}")
-_REASONS = {
-    500: "internal server error",
-    502: "bad gateway",
-    503: "service unavailable",
-    504: "gateway timeout",
-}
-
-
-@dataclass(frozen=True, slots=True)
-class RequestRecord:
-    """One request as the emulator saw it; `status` is 0 for a dropped connection."""
-
-    method: str
-    path: str
-    query: dict[str, str]
-    body: Any | None
-    status: int
-    auth: str | None
-    fault: str | None
-
-
-class _Dropped(Exception):
-    """The connection was closed on purpose: nothing may be written."""
-
-
-def _json(status: int, body: Any, headers: dict[str, str] | None = None) -> web.Response:
-    return web.Response(
-        status=status,
-        text=json.dumps(body),
-        content_type="application/json",
-        headers=headers,
-    )
-
-
-def _problem(exc: ApiProblem) -> web.Response:
-    return _json(exc.status, exc.body())
-
-
-def _short(path: str) -> str:
-    """Log paths with ids cut to 8 characters: readable, still greppable."""
-    return _UUID.sub(lambda m: m.group(0)[:8] + "…", path)
+APIS = ("v1", "v2")
 
 
 class Emulator:
-    """An emulated IONOS DBaaS PostgreSQL v1 API with its clusters, faults and request log."""
+    """An emulated IONOS DBaaS PostgreSQL API with its clusters, faults and request log.
+
+    `api="v1"` serves the v1 API (PATCH, on the global host's paths); `api="v2"` the v2 API of
+    one regional host (full-replacement PUT, Bearer only, traps included: see state_v2). v1
+    clusters given to a v2 emulator are converted (same ids and names).
+    """
 
     def __init__(
         self,
@@ -86,10 +57,14 @@ class Emulator:
         token: str | None = None,
         username: str | None = None,
         password: str | None = None,
+        api: str = "v1",
     ) -> None:
-        self.store = ClusterStore(
-            demo_clusters() if clusters is None else clusters, busy_seconds=busy_seconds
-        )
+        if api not in APIS:
+            raise ValueError(f"unknown API {api!r}: expected v1 or v2")
+        self.api = api
+        start = demo_clusters(api) if clusters is None else in_shape(clusters, api)
+        store = ClusterStoreV2 if api == "v2" else ClusterStore
+        self.store: StoreBase = store(start, busy_seconds=busy_seconds)
         #: milliseconds added to every request; may be changed while serving
         self.latency_ms = latency_ms
         self.faults = faults if faults is not None else Faults()
@@ -119,20 +94,38 @@ class Emulator:
         with self._lock:
             return list(self._records)
 
-    def patches(self, cluster_id: str | None = None) -> list[tuple[str, Any]]:
-        """(cluster id, body) of every PATCH the store accepted, in order."""
+    def _accepted(
+        self, method: str, statuses: tuple[int, ...], cluster_id: str | None
+    ) -> list[tuple[str, Any]]:
         out = []
         for rec in self.requests:
-            if rec.method != "PATCH" or rec.status != 200:
+            if rec.method != method or rec.status not in statuses:
                 continue
             cid = rec.path.rstrip("/").rsplit("/", 1)[-1]
             if cluster_id is None or cid.lower() == cluster_id.lower():
                 out.append((cid, rec.body))
         return out
 
+    def patches(self, cluster_id: str | None = None) -> list[tuple[str, Any]]:
+        """(cluster id, body) of every PATCH the store accepted, in order (v1)."""
+        return self._accepted("PATCH", (200,), cluster_id)
+
+    def updates(self, cluster_id: str | None = None) -> list[tuple[str, Any]]:
+        """(cluster id, body) of every PUT the store accepted, creating ones included (v2)."""
+        return self._accepted("PUT", (200, 201), cluster_id)
+
+    @property
+    def events(self) -> list[Event]:
+        """What accepted PUTs did besides a plain update (v2; always empty in v1)."""
+        store = self.store
+        return store.events if isinstance(store, ClusterStoreV2) else []
+
     def clear_requests(self) -> None:
+        """Forget the requests seen so far, and the events."""
         with self._lock:
             self._records.clear()
+        if isinstance(self.store, ClusterStoreV2):
+            self.store.clear_events()
 
     @property
     def max_in_flight(self) -> int:
@@ -144,30 +137,63 @@ class Emulator:
             self._max_in_flight = self._in_flight
 
     def cluster(self, cluster_id: str) -> dict[str, Any]:
-        """The ClusterResponse as a GET would return it now."""
-        return self.store.get(cluster_id)
+        """The cluster as a GET would return it now (ClusterResponse, or v2's ClusterRead)."""
+        found = self.store.get(cluster_id)
+        return read_shape(found, self.url or "") if self.api == "v2" else found
 
     def set_pooler(
         self,
         cluster_id: str,
-        enabled: bool | None,
-        pool_mode: str | None,
+        enabled: bool | str | None,
+        pool_mode: str | None = None,
         *,
         remove_block: bool = False,
     ) -> None:
-        self.store.set_pooler(cluster_id, enabled, pool_mode, remove_block=remove_block)
+        """Someone changed the pooler in the console: drift, with lastModified moving.
+
+        v1: `enabled` and `pool_mode` each replace their field unless None; `remove_block`
+        drops the whole connectionPooler. v2: a string `enabled` is the new value as is
+        (`set_pooler(id, "SESSION")`, odd values too); a v1 pair is mapped, so shared tests can
+        use one call (`(True, "session")` -> SESSION, `(False, ...)` -> DISABLED, a None keeps
+        what is live, DISABLED enabling to TRANSACTION); `remove_block` drops the property.
+        """
+        store = self.store
+        if isinstance(store, ClusterStoreV2):
+            if remove_block:
+                store.set_pooler(cluster_id, None)
+            elif isinstance(enabled, str):
+                store.set_pooler(cluster_id, enabled)
+            else:
+                store.set_pooler(cluster_id, _mapped(store.pooler(cluster_id), enabled, pool_mode))
+        else:
+            if isinstance(enabled, str):
+                raise TypeError("a v1 emulator takes enabled as a bool or None")
+            self._store_v1().set_pooler(cluster_id, enabled, pool_mode, remove_block=remove_block)
 
     def set_state(self, cluster_id: str, state: str) -> None:
+        """Force a state (any string); it stays until the next accepted change."""
         self.store.set_state(cluster_id, state)
+
+    def _store_v1(self) -> ClusterStore:
+        store = self.store
+        if not isinstance(store, ClusterStore):
+            raise TypeError("this emulator serves the v2 API")
+        return store
+
+    def _store_v2(self) -> ClusterStoreV2:
+        store = self.store
+        if not isinstance(store, ClusterStoreV2):
+            raise TypeError("this emulator serves the v1 API")
+        return store
 
     # ------------------------------------------------------------ serving
 
     def app(self) -> web.Application:
         app = web.Application(middlewares=[self._middleware])
-        for prefix in ("", API_PREFIX):
-            app.router.add_get(prefix + "/clusters", self._list)
-            app.router.add_get(prefix + "/clusters/{cluster_id}", self._get)
-            app.router.add_patch(prefix + "/clusters/{cluster_id}", self._patch)
+        if self.api == "v2":
+            app.add_routes(routes_v2.routes(self._store_v2, lambda: self.faults, self._user))
+        else:
+            app.add_routes(routes_v1.routes(self._store_v1, lambda: self.faults, self._user))
         return app
 
     async def start(self, host: str = "127.0.0.1", port: int = 0) -> str:
@@ -249,15 +275,13 @@ class Emulator:
                 await asyncio.sleep(self.latency_ms / 1000)
             faults = self.faults
             fault = self._dice.roll(faults)
-            auth = self._auth_kind(request)
-            response = await self._respond(request, handler, faults, fault)
+            auth = auth_kind(request)
+            response, injected = await self._respond(request, handler, faults, fault)
             status = response.status
-            if request.method == "PATCH" and status != 200 and fault is None:
-                cid = request.match_info.get("cluster_id", "").lower()
-                if cid in {c.lower() for c in faults.fail_patch}:
-                    fault = "fail_patch"
+            if injected:
+                fault = "fail_update" if self.api == "v2" else "fail_patch"
             return response
-        except _Dropped:
+        except Dropped:
             # Abort (RST, no FIN handshake) so that the client sees a transport error at once;
             # aiohttp writes nothing on an aborted transport.
             if request.transport is not None:
@@ -272,7 +296,7 @@ class Emulator:
                     )
                 )
             took = (time.perf_counter() - started) * 1000
-            shown = _short(request.path_qs)
+            shown = short(request.path_qs)
             outcome = "dropped" if status == 0 else str(status)
             note = f" [fault: {fault}]" if fault else ""
             log.info("%s %s %s %.1fms%s", request.method, shown, outcome, took, note)
@@ -283,130 +307,52 @@ class Emulator:
         handler: Callable[[web.Request], Awaitable[web.StreamResponse]],
         faults: Faults,
         fault: str | None,
-    ) -> web.StreamResponse:
+    ) -> tuple[web.StreamResponse, bool]:
+        """The answer, and whether it is a failure injected by Faults.fail_patch/fail_update."""
         if fault == DROP:
-            raise _Dropped()
+            raise Dropped()
         if fault == TOO_MANY:
-            return _json(
+            return json_response(
                 429,
                 error_body(429, "rate-limited", "too many requests"),
-                headers={"Retry-After": _seconds(faults.retry_after)},
-            )
+                headers={"Retry-After": seconds(faults.retry_after)},
+            ), False
         if fault == SERVER_ERROR:
             status = faults.status_5xx
-            reason = _REASONS.get(status, "server error")
-            return _json(status, error_body(status, "server-error", reason))
+            reason = REASONS.get(status, "server error")
+            return json_response(status, error_body(status, "server-error", reason)), False
         try:
-            self._authenticate(request)
-            return await handler(request)
+            self._user(request)
+            return await handler(request), False
         except ApiProblem as exc:
-            return _problem(exc)
+            return problem(exc), exc.code == INJECTED
         except web.HTTPMethodNotAllowed as exc:
-            return _json(
+            return json_response(
                 405,
                 error_body(405, "method-not-allowed", f"{request.method} is not allowed here"),
                 headers={"Allow": ", ".join(sorted(exc.allowed_methods))},
-            )
+            ), False
         except web.HTTPException as exc:
-            return _json(exc.status, error_body(exc.status, "http-error", exc.reason))
+            answer = error_body(exc.status, "http-error", exc.reason)
+            return json_response(exc.status, answer), False
 
-    # ------------------------------------------------------------ authentication
+    def _user(self, request: web.Request) -> str:
+        """Who the request comes from (changes are recorded under it), or ApiProblem 401.
 
-    @staticmethod
-    def _auth_kind(request: web.Request) -> str | None:
-        scheme = request.headers.get("Authorization", "").strip().split(" ", 1)[0].lower()
-        return {"bearer": "Bearer", "basic": "Basic"}.get(scheme)
-
-    def _authenticate(self, request: web.Request) -> str:
-        """Check the Authorization header; returns the user name changes are recorded under."""
-        header = request.headers.get("Authorization", "").strip()
-        scheme, _, value = header.partition(" ")
-        value = value.strip()
-        configured = self.token is not None or (
-            self.username is not None and self.password is not None
+        v2 declares Bearer tokens only: there a Basic header is 401 whatever it holds."""
+        return authenticate(
+            request,
+            token=self.token,
+            username=self.username,
+            password=self.password,
+            basic=self.api == "v1",
         )
-        if scheme.lower() == "bearer" and value:
-            if not configured or (self.token is not None and value == self.token):
-                return ANONYMOUS_USER
-        elif scheme.lower() == "basic" and value:
-            try:
-                user, sep, password = base64.b64decode(value, validate=True).decode().partition(":")
-            except (binascii.Error, UnicodeDecodeError):
-                user, sep, password = "", "", ""
-            if (
-                sep
-                and user
-                and password
-                and (not configured or (user == self.username and password == self.password))
-            ):
-                return user
-        raise ApiProblem(401, "unauthorized", "missing or invalid credentials")
-
-    # ------------------------------------------------------------ endpoints
-
-    async def _list(self, request: web.Request) -> web.Response:
-        offset = _int_param(request, "offset", 0, 0, None)
-        limit = _int_param(request, "limit", 100, 1, 1000)
-        name = request.query.get("filter.name") or None
-        items, more = self.store.list(offset=offset, limit=limit, name=name)
-
-        def link(at: int) -> str:
-            query = {"offset": str(at), "limit": str(limit)}
-            if name is not None:
-                query["filter.name"] = name
-            return str(request.url.with_query(query))
-
-        links = {"self": link(offset)}
-        if offset > 0:
-            links["prev"] = link(max(0, offset - limit))
-        if more:
-            links["next"] = link(offset + limit)
-        listing = {
-            "type": "collection",
-            "id": str(uuid.uuid5(uuid.NAMESPACE_URL, links["self"])),
-            "items": items,
-            "offset": offset,
-            "limit": limit,
-            "links": links,
-        }
-        return _json(200, listing)
-
-    async def _get(self, request: web.Request) -> web.Response:
-        return _json(200, self.store.get(request.match_info["cluster_id"]))
-
-    async def _patch(self, request: web.Request) -> web.Response:
-        user = self._authenticate(request)  # already checked: this names who patched
-        cluster_id = request.match_info["cluster_id"]
-        self.store.get(cluster_id)  # 404 before looking at the body
-        try:
-            body = json.loads(await request.read())
-        except ValueError:
-            raise ApiProblem(400, "invalid-request", "the request body is not valid JSON") from None
-        faults = self.faults
-        lowered = {k.lower(): v for k, v in faults.fail_patch.items()}
-        stuck = cluster_id.lower() in {c.lower() for c in faults.stuck_busy}
-        changed = self.store.patch(
-            cluster_id, body, user=user, stuck=stuck, fail=lowered.get(cluster_id.lower())
-        )
-        if faults.patch_answer_delay > 0:
-            await asyncio.sleep(faults.patch_answer_delay)
-        return _json(200, changed)
 
 
-def _int_param(request: web.Request, name: str, default: int, low: int, high: int | None) -> int:
-    text = request.query.get(name)
-    if text is None:
-        return default
-    if not text.isdecimal():
-        raise ApiProblem(400, "invalid-request", f"query parameter {name} must be an integer")
-    value = int(text)
-    if value < low or (high is not None and value > high):
-        bounds = f"from {low} to {high}" if high is not None else f"at least {low}"
-        raise ApiProblem(400, "invalid-request", f"query parameter {name} must be {bounds}")
-    return value
-
-
-def _seconds(value: float) -> str:
-    """Retry-After carries whole seconds (RFC 9110); round a fraction up, never to 0."""
-    whole = int(value)
-    return str(whole if whole == value else whole + 1)
+def _mapped(current: Any, enabled: bool | None, pool_mode: str | None) -> str:
+    """A v1 pooler change applied to a v2 value (DISABLED keeps no mode: transaction)."""
+    on = current not in (None, "DISABLED") if enabled is None else enabled
+    mode = pool_mode if pool_mode is not None else str(current or "").lower()
+    if not on:
+        return "DISABLED"
+    return (mode if mode and mode != "disabled" else "transaction").upper()
