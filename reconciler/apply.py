@@ -34,6 +34,7 @@ from reconciler.model import (
     LiveCluster,
     Outcome,
     Plan,
+    pooler_matches,
 )
 
 if TYPE_CHECKING:
@@ -234,7 +235,7 @@ def decide(item: ClusterPlan, live: LiveCluster, target: dict[str, Any]) -> _Ver
         raise _Refusal(f"the API answered for cluster {live.id}, not {item.live.id}")
     if live.state != "AVAILABLE":
         return _Verdict.WAIT
-    if live.pooler() == target:
+    if pooler_matches(live.pooler(), target):
         return _Verdict.MATCHED
     moved = _moved(item.live.pooler(), live.pooler())
     if moved:
@@ -443,7 +444,8 @@ class Applier:
                 seen_busy = True
                 return False
             now = live.pooler()
-            if now != target and now != planned:
+            reached = pooler_matches(now, target)
+            if not reached and now != planned:
                 # neither ours nor what we changed: another writer was here
                 moved = ", ".join(
                     f"{name} is {_shown(now[name])}"
@@ -451,10 +453,10 @@ class Applier:
                     if now[name] != target[name]
                 )
                 raise _Refusal(f"another change reached the cluster after ours: {moved}")
-            if now != target and seen_busy:
-                raise _Refusal("the cluster was BUSY and came back without the new pooler")
+            if not reached and seen_busy:
+                raise _Refusal("the cluster was busy and came back without the new pooler")
             settled = seen_busy or time.monotonic() - patched_at >= self.options.settle
-            return settled and now == target
+            return settled and reached
 
         try:
             after = await self.watcher.wait(

@@ -7,6 +7,7 @@ DISABLED). No API's wire shape appears here: each dialect maps to and from these
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any
@@ -15,6 +16,16 @@ POOL_MODES = ("transaction", "session")
 POOLER_FIELDS = ("enabled", "poolMode")
 #: the mode an API picks when a pooler is enabled without one (documented for v2)
 DEFAULT_POOL_MODE = "transaction"
+
+
+def pooler_matches(live: Mapping[str, Any], target: Mapping[str, Any]) -> bool:
+    """Whether a live pooler is the target. A pooler that is off has no mode in some APIs
+    (poolMode None), so the mode of a pooler meant to be off counts only where both have one."""
+    if live["enabled"] != target["enabled"]:
+        return False
+    if live["poolMode"] == target["poolMode"]:
+        return True
+    return not target["enabled"] and None in (live["poolMode"], target["poolMode"])
 
 
 @dataclass(frozen=True, slots=True)
