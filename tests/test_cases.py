@@ -22,8 +22,8 @@ import pytest
 from jsonschema import Draft202012Validator
 
 from reconciler.cli import main
-from reconciler.emulator import Emulator
 from reconciler.dialects.v2 import wire_pooler
+from reconciler.emulator import Emulator
 from reconciler.emulator.seed import make_cluster
 from reconciler.emulator.seed_v2 import to_v2
 from reconciler.resources import load_schema
@@ -113,9 +113,7 @@ def test_case(
         assert out.rstrip().endswith(expect.get("replan_tail", "")), out
 
 
-def check_puts(
-    emu: Emulator, before: dict[str, dict[str, Any]], patches: list[list[Any]]
-) -> None:
+def check_puts(emu: Emulator, before: dict[str, dict[str, Any]], patches: list[list[Any]]) -> None:
     """v2: one PUT per cluster v1 patches, echoing the pre-PUT read with only the pooler set
     (to what the v1 PATCH sets); nothing else sent, no event (no password reset, no restore,
     no cluster created)."""

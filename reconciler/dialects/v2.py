@@ -74,9 +74,13 @@ class V2:
     max_page_size = 1000
     in_progress = frozenset({"PROVISIONING", "UPDATING"})
 
+    def __init__(self, hosts: tuple[str, ...] = HOSTS) -> None:
+        #: the regional hosts read when no URL is configured
+        self.hosts = hosts
+
     def base_urls(self, configured: str | None) -> list[str]:
-        """One configured base URL as given (one region, or the emulator), else all nine."""
-        return [configured.rstrip("/")] if configured else list(HOSTS)
+        """One configured base URL as given (one region, or the emulator), else every host."""
+        return [configured.rstrip("/")] if configured else list(self.hosts)
 
     def check_settings(self, settings: ApiSettings) -> None:
         if not settings.token:
