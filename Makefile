@@ -7,7 +7,7 @@ STAMP := $(VENV)/.installed
 .PHONY: help venv test pytest lint format demo bench chaos clean
 
 help:
-	@echo "make demo    run plan -> apply -> plan against the built-in API emulator"
+	@echo "make demo    run plan -> apply -> plan against the built-in API emulator (v1, then v2)"
 	@echo "make test    run the test suite, ruff and mypy"
 	@echo "make bench   run the benchmarks (figures beside a baseline measured in the same run)"
 	@echo "make chaos   replay concurrent applies, signals and lost answers at every timing"

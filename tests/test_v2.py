@@ -159,3 +159,25 @@ def _loaded(desired: tuple[DesiredCluster, ...]) -> Any:
     from reconciler.loader import Loaded
 
     return Loaded(desired, tuple((d.path, "0" * 64) for d in desired))
+
+
+def test_the_dialects_are_registered_in_one_place() -> None:
+    """Adding a dialect is one module and one line in `dialects.DIALECTS`; each one offers
+    everything the client and apply ask of it."""
+    from reconciler.dialects import DIALECTS
+
+    assert list(DIALECTS) == ["v1", "v2"]
+    for name, dialect in DIALECTS.items():
+        assert dialect.name == name
+        for member in (
+            "base_urls",
+            "check_settings",
+            "list_url",
+            "parse_page",
+            "parse_cluster",
+            "cluster_path",
+            "update_request",
+            "collateral",
+        ):
+            assert callable(getattr(dialect, member)), (name, member)
+        assert dialect.in_progress and dialect.max_page_size >= 1
