@@ -54,6 +54,8 @@ SIZES = {1000: (3, 1000), 10_000: (2, 500)}
 TARGET_S = {1000: 1.5, 10_000: 8.0}
 TARGET_RSS_MB = 300.0
 TARGET_RATIO = 20.0
+#: a v2 plan within 20% of a v1 plan of the same size
+TARGET_V2_RATIO = 1.2
 CHANGE_EVERY = 4
 
 
@@ -126,6 +128,8 @@ class Result:
     sample: int
     stages: list[tuple[str, float]] = field(default_factory=list)
     profile: str = ""
+    #: the same files planned against the v2 API (its emulator), in the same run
+    v2_runs: list[Run] = field(default_factory=list)
 
 
 def measure(size: int, work: Path, *, with_profile: bool) -> Result:
@@ -155,6 +159,14 @@ def measure(size: int, work: Path, *, with_profile: bool) -> Result:
             result.stages = stages(emu.url, directory)
             if with_profile:
                 result.profile = profile(emu.url, directory)
+    args = ("--api", "v2", "--count", str(size), "--latency-ms", str(LATENCY_MS))
+    with emulator(*args) as emu:
+        env = api_env(emu.url, RECONCILER_API="v2")
+        for _ in range(runs):
+            run = run_cli(["plan", str(directory)], env=env)
+            if run.returncode != 0 or "Plan:" not in run.stdout:
+                raise RuntimeError(f"v2 plan exited {run.returncode}: {run.stderr[-2000:]}")
+            result.v2_runs.append(run)
     return result
 
 
@@ -211,6 +223,28 @@ def main(argv: list[str] | None = None) -> None:
     )
     for note in notes:
         print(note)
+    print()
+    print_table(
+        "the same files against the v2 API (its emulator, the same clusters in v2 shape), "
+        "beside v1 from the same run",
+        ("figure", "v2", "peak RSS", "v1", "v2 / v1", "target", "verdict"),
+        [
+            (
+                f"plan {r.size:,} clusters, v2",
+                f"{median_run(r.v2_runs).seconds:.2f} s",
+                f"{median_run(r.v2_runs).max_rss_mb:.0f} MB",
+                f"{median_run(r.runs).seconds:.2f} s",
+                f"{median_run(r.v2_runs).seconds / median_run(r.runs).seconds:.2f}",
+                f"<= {TARGET_V2_RATIO:g}",
+                verdict(
+                    median_run(r.v2_runs).seconds / median_run(r.runs).seconds,
+                    TARGET_V2_RATIO,
+                    "x",
+                ),
+            )
+            for r in results
+        ],
+    )
     print(
         "baseline: for each file yaml.safe_load, GET the cluster, compare, one after the other "
         "over one keep-alive httpx connection"
