@@ -181,3 +181,15 @@ def test_the_dialects_are_registered_in_one_place() -> None:
         ):
             assert callable(getattr(dialect, member)), (name, member)
         assert dialect.in_progress and dialect.max_page_size >= 1
+
+
+def test_import_through_v2_then_plan_and_drift_find_nothing(
+    v2: Emulator, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    assert main(["import", "--out-dir", "adopted", "--all"]) == 0
+    assert len(list(Path("adopted").glob("*.yaml"))) == 8
+    assert main(["validate", "adopted"]) == 0
+    assert main(["plan", "adopted", "--detailed-exitcode"]) == 0
+    assert main(["drift", "adopted"]) == 0
+    assert {r.method for r in v2.requests} == {"GET"}

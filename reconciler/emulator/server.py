@@ -29,6 +29,7 @@ from reconciler.emulator.wire import (
     RequestRecord,
     auth_kind,
     authenticate,
+    caller_id,
     json_response,
     problem,
     seconds,
@@ -263,6 +264,7 @@ class Emulator:
         status = 0
         fault: str | None = None
         auth: str | None = None
+        caller: str | None = None
         body: Any | None = None
         try:
             raw = await request.read()
@@ -276,6 +278,8 @@ class Emulator:
             faults = self.faults
             fault = self._dice.roll(faults)
             auth = auth_kind(request)
+            header = request.headers.get("Authorization")
+            caller = caller_id(header) if header else None
             response, injected = await self._respond(request, handler, faults, fault)
             status = response.status
             if injected:
@@ -292,7 +296,14 @@ class Emulator:
                 self._in_flight -= 1
                 self._records.append(
                     RequestRecord(
-                        request.method, request.path, dict(request.query), body, status, auth, fault
+                        request.method,
+                        request.path,
+                        dict(request.query),
+                        body,
+                        status,
+                        auth,
+                        fault,
+                        caller,
                     )
                 )
             took = (time.perf_counter() - started) * 1000

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import hashlib
 import json
 from dataclasses import dataclass
 from typing import Any
@@ -31,6 +32,9 @@ class RequestRecord:
     status: int
     auth: str | None
     fault: str | None
+    #: who sent it: a fingerprint of its Authorization header (see `caller_id`), so tests can
+    #: tell two clients apart without the log holding their credentials
+    caller: str | None = None
 
 
 class Dropped(Exception):
@@ -107,6 +111,11 @@ def seconds(value: float) -> str:
     """Retry-After carries whole seconds (RFC 9110); round a fraction up, never to 0."""
     whole = int(value)
     return str(whole if whole == value else whole + 1)
+
+
+def caller_id(authorization: str) -> str:
+    """A short, stable fingerprint of an Authorization header value."""
+    return hashlib.sha256(authorization.strip().encode()).hexdigest()[:12]
 
 
 def auth_kind(request: web.Request) -> str | None:
