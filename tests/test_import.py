@@ -79,7 +79,8 @@ def test_invalid_live_pool_mode_is_left_out_with_a_comment(
     text = Path("clusters/analytics-prod.yaml").read_text()
     assert text.endswith(
         "connectionPooler:\n  enabled: true\n"
-        f"  # poolMode is not managed: the live value {json.dumps(mode)} is not one the API accepts "
+        f"  # poolMode is not managed: the live value {json.dumps(mode)} "
+        "is not one the API accepts "
         "(transaction or session); add it here to set one\n"
     )
     capsys.readouterr()
