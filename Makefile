@@ -3,6 +3,8 @@ PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
+# IONOS's v2 SDK has the module name of the v1 SDK in the `test` extra: a virtualenv of its own
+SDK_V2_STAMP := $(VENV)/sdk-v2/.installed
 
 .PHONY: help venv test pytest lint format demo bench chaos clean
 
@@ -18,11 +20,16 @@ $(STAMP): pyproject.toml
 	$(BIN)/python -m pip install --quiet -e '.[test]'
 	@touch $(STAMP)
 
-venv: $(STAMP)
+$(SDK_V2_STAMP): Makefile
+	$(PYTHON) -m venv $(VENV)/sdk-v2
+	$(VENV)/sdk-v2/bin/python -m pip install --quiet 'ionoscloud-dbaas-postgres==3.0.1'
+	@touch $(SDK_V2_STAMP)
+
+venv: $(STAMP) $(SDK_V2_STAMP)
 
 test: pytest lint
 
-pytest: $(STAMP)
+pytest: $(STAMP) $(SDK_V2_STAMP)
 	$(BIN)/python -m pytest
 
 lint: $(STAMP)
