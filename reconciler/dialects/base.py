@@ -117,6 +117,71 @@ def section(data: dict[str, Any], key: str, notes: list[str]) -> dict[str, Any]:
     return {}
 
 
+@dataclass
+class Common:
+    """What every dialect reads alike from a cluster object: the envelope and its oddities."""
+
+    id: str
+    metadata: dict[str, Any]
+    properties: dict[str, Any]
+    name: str
+    state: str
+    last_modified: str | None
+    notes: list[str]
+
+    def cluster(
+        self,
+        *,
+        enabled: bool,
+        pool_mode: str | None,
+        reported: bool,
+        busy: frozenset[str],
+        host: str,
+        location: str = "",
+        properties: dict[str, Any] | None = None,
+    ) -> LiveCluster:
+        """The LiveCluster, once the dialect has read the pooler (and kept what it needs)."""
+        from reconciler.model import LiveCluster
+
+        return LiveCluster(
+            id=self.id,
+            name=self.name,
+            state=self.state,
+            enabled=enabled,
+            pool_mode=pool_mode,
+            last_modified=self.last_modified,
+            location=location,
+            pooler_reported=reported,
+            notes=tuple(self.notes),
+            busy=self.state in busy,
+            host=host,
+            properties=properties,
+        )
+
+
+def read_common(data: Any, *, name_key: str, states: tuple[str, ...]) -> Common:
+    """The id, sections, name, state and lastModifiedDate of a cluster, leniently (ResponseError
+    only when it names no cluster); odd values are noted."""
+    data, cluster_id = cluster_object(data)
+    notes: list[str] = []
+    metadata = section(data, "metadata", notes)
+    properties = section(data, "properties", notes)
+    name = properties.get(name_key)
+    if not isinstance(name, str):
+        notes.append(wrong(f"properties.{name_key}", name, "a string", '""'))
+        name = ""
+    modified = metadata.get("lastModifiedDate")
+    return Common(
+        cluster_id,
+        metadata,
+        properties,
+        name,
+        state_of(metadata, states, notes),
+        modified if isinstance(modified, str) else None,
+        notes,
+    )
+
+
 def cluster_object(data: Any) -> tuple[dict[str, Any], str]:
     """The object and id of a cluster, or ResponseError: without an id nothing can be done."""
     if not isinstance(data, dict):

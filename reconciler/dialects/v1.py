@@ -16,14 +16,7 @@ from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 from urllib.parse import quote, urlencode, urlsplit
 
-from reconciler.dialects.base import (
-    Page,
-    cluster_object,
-    list_page,
-    section,
-    state_of,
-    wrong,
-)
+from reconciler.dialects.base import Page, list_page, read_common, wrong
 from reconciler.model import POOL_MODES, LiveCluster, Request
 
 if TYPE_CHECKING:
@@ -63,16 +56,8 @@ class V1:
     def parse_cluster(self, data: Any, *, host: str) -> LiveCluster:
         """A ClusterResponse, leniently: a missing pooler block reads as the API's defaults
         (enabled false, poolMode transaction) with `pooler_reported=False`."""
-        data, cluster_id = cluster_object(data)
-        notes: list[str] = []
-        metadata = section(data, "metadata", notes)
-        properties = section(data, "properties", notes)
-        name = properties.get("displayName")
-        if not isinstance(name, str):
-            notes.append(wrong("properties.displayName", name, "a string", '""'))
-            name = ""
-        state = state_of(metadata, STATES, notes)
-        last_modified = metadata.get("lastModifiedDate")
+        common = read_common(data, name_key="displayName", states=STATES)
+        notes, properties = common.notes, common.properties
         location = properties.get("location")
         enabled: bool = DEFAULT_POOLER["enabled"]
         pool_mode: str = DEFAULT_POOLER["poolMode"]
@@ -105,18 +90,13 @@ class V1:
                     notes.append(
                         f"unknown connectionPooler.poolMode {json.dumps(raw_mode)}: kept as it is"
                     )
-        return LiveCluster(
-            id=cluster_id,
-            name=name,
-            state=state,
+        return common.cluster(
             enabled=enabled,
             pool_mode=pool_mode,
-            last_modified=last_modified if isinstance(last_modified, str) else None,
-            location=location if isinstance(location, str) else "",
-            pooler_reported=isinstance(pooler, dict),
-            notes=tuple(notes),
-            busy=state in self.in_progress,
+            reported=isinstance(pooler, dict),
+            busy=self.in_progress,
             host=host,
+            location=location if isinstance(location, str) else "",
         )
 
     def cluster_path(self, cluster_id: str) -> str:

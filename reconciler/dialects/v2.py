@@ -22,14 +22,7 @@ from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 from urllib.parse import quote, urlencode
 
-from reconciler.dialects.base import (
-    Page,
-    cluster_object,
-    list_page,
-    section,
-    state_of,
-    wrong,
-)
+from reconciler.dialects.base import Page, list_page, read_common, wrong
 from reconciler.errors import ConfigError
 from reconciler.model import LiveCluster, Request
 
@@ -99,16 +92,8 @@ class V2:
         return list_page(data, "_links")
 
     def parse_cluster(self, data: Any, *, host: str) -> LiveCluster:
-        data, cluster_id = cluster_object(data)
-        notes: list[str] = []
-        metadata = section(data, "metadata", notes)
-        properties = section(data, "properties", notes)
-        name = properties.get("name")
-        if not isinstance(name, str):
-            notes.append(wrong("properties.name", name, "a string", '""'))
-            name = ""
-        state = state_of(metadata, STATES, notes)
-        last_modified = metadata.get("lastModifiedDate")
+        common = read_common(data, name_key="name", states=STATES)
+        notes, properties = common.notes, common.properties
         enabled, pool_mode = False, None
         raw = properties.get(POOLER)
         if raw is None:
@@ -123,18 +108,13 @@ class V2:
         for name_ in NEVER_SENT:
             if name_ in properties:
                 notes.append(f"the API returned {name_}: it is never sent back")
-        return LiveCluster(
-            id=cluster_id,
-            name=name,
-            state=state,
+        return common.cluster(
             enabled=enabled,
             pool_mode=pool_mode,
-            last_modified=last_modified if isinstance(last_modified, str) else None,
-            location=host,
-            pooler_reported=isinstance(raw, str),
-            notes=tuple(notes),
-            busy=state in self.in_progress,
+            reported=isinstance(raw, str),
+            busy=self.in_progress,
             host=host,
+            location=host,
             properties=properties,
         )
 
