@@ -24,6 +24,7 @@ from dataclasses import dataclass, field
 from enum import Enum
 from typing import TYPE_CHECKING, Any
 
+from reconciler.backoff import Backoff
 from reconciler.errors import ApiError, ConflictError, ReconcilerError, TransportError
 from reconciler.model import (
     POOLER_FIELDS,
@@ -50,9 +51,8 @@ class ApplyOptions:
     wait: bool = True
     #: seconds per cluster for waiting, before its PATCH and after it
     timeout: float = 600.0
-    #: first and longest pause between polls of one cluster
-    poll_initial: float = 0.5
-    poll_max: float = 5.0
+    #: pauses between polls of one cluster: 0.5 s, growing by half each poll, at most 5 s
+    poll: Backoff = field(default_factory=lambda: Backoff(0.5, 1.5, 5.0))
     #: a cluster never seen leaving AVAILABLE after its PATCH counts as converged only this long
     #: after it: the API may not show BUSY at once (Terraform sleeps 5 s for the same reason)
     settle: float = 5.0
@@ -86,7 +86,7 @@ class _Waiter:
     cluster_id: str
     ready: Callable[[LiveCluster], bool]
     deadline: float
-    interval: float
+    polls: int
     due: float
     future: asyncio.Future[LiveCluster]
     last: LiveCluster | None = None
@@ -111,8 +111,8 @@ class Watcher:
             cluster_id,
             ready,
             deadline,
-            self.options.poll_initial,
-            min(now + self.options.poll_initial, deadline),
+            1,
+            min(now + self.options.poll.delay(1), deadline),
             loop.create_future(),
         )
         self._waiters.append(waiter)
@@ -154,8 +154,8 @@ class Watcher:
                 elif now >= w.deadline:
                     w.future.set_exception(_Expired())
                 else:
-                    w.interval = min(w.interval * 1.5, self.options.poll_max)
-                    w.due = min(now + w.interval, w.deadline)
+                    w.polls += 1
+                    w.due = min(now + self.options.poll.delay(w.polls), w.deadline)
             self._waiters = [w for w in self._waiters if not w.future.done()]
 
     async def _poll(self, due: list[_Waiter]) -> list[_Waiter]:

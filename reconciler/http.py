@@ -20,7 +20,6 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
-import random
 import re
 import time
 from collections import Counter
@@ -44,6 +43,7 @@ from tenacity import (
 )
 
 from reconciler import transport as transport_module
+from reconciler.backoff import Backoff
 from reconciler.config import ApiSettings
 from reconciler.errors import (
     ApiError,
@@ -54,7 +54,7 @@ from reconciler.errors import (
     TransportError,
 )
 
-__all__ = ["MAX_BODY_BYTES", "ClientStats", "Http", "retry_after_seconds"]
+__all__ = ["MAX_BODY_BYTES", "Backoff", "ClientStats", "Http", "retry_after_seconds"]
 
 log = logging.getLogger("reconciler.client")
 
@@ -162,6 +162,7 @@ class Http:
         self.settings = settings
         self.read_only = read_only
         self.stats = ClientStats()
+        self.retry_policy = Backoff(settings.backoff_base, 2.0, settings.max_backoff, jitter=True)
         headers = settings.headers()  # ConfigError here, before anything is sent
         self._prefixes = tuple(sorted(strip_prefixes, key=len, reverse=True))
         self._error_details = error_details
@@ -365,16 +366,9 @@ class Http:
         return self.backoff(state.attempt_number, asked)
 
     def backoff(self, attempt: int, retry_after: float | None = None) -> float:
-        """Seconds to wait before try `attempt + 1`: Retry-After when the API sent one, else
-        full jitter (uniform from 0 to a ceiling that doubles each try); at most max_backoff.
-
-        Shared by the retries here and apply's repeats of a PATCH, so both back off alike.
-        """
-        settings = self.settings
-        if retry_after is not None:
-            return min(settings.max_backoff, retry_after)
-        ceiling = settings.backoff_base * 2 ** (attempt - 1)
-        return random.uniform(0, min(settings.max_backoff, ceiling))
+        """Seconds to wait before try `attempt + 1` (see `Backoff`); shared by the retries
+        here and apply's repeats of an update, so both back off alike."""
+        return self.retry_policy.delay(attempt, retry_after)
 
     async def pause(self, attempt: int, error: ReconcilerError) -> None:
         """Back off before apply repeats a PATCH after `error`; counted as a retry."""

@@ -1,0 +1,31 @@
+"""How long to wait before trying again: one policy for retries, repeats and polls."""
+
+from __future__ import annotations
+
+import random
+from dataclasses import dataclass
+
+__all__ = ["Backoff"]
+
+
+@dataclass(frozen=True, slots=True)
+class Backoff:
+    """The one policy for how long to wait before trying again: after a failed request, before
+    apply repeats an update (429, 5xx, a lost answer, a 409), and between polls of a cluster
+    that is not ready yet. Each use picks its numbers; the shape is the same.
+
+    The wait before try `n + 1` grows from `first` by `factor` each try, up to `cap`; with
+    `jitter` it is drawn uniformly from 0 to that ceiling (full jitter, so that many clients
+    do not retry in step). A Retry-After from the API wins, still capped.
+    """
+
+    first: float
+    factor: float
+    cap: float
+    jitter: bool = False
+
+    def delay(self, attempt: int, retry_after: float | None = None) -> float:
+        if retry_after is not None:
+            return min(self.cap, retry_after)
+        ceiling = min(self.cap, self.first * self.factor ** max(0, attempt - 1))
+        return random.uniform(0, ceiling) if self.jitter else ceiling
