@@ -22,16 +22,17 @@ def _same(a: Any, b: Any) -> bool:
 
 
 def diff_pooler(live: Mapping[str, Any], desired: Mapping[str, Any]) -> tuple[Change, ...]:
-    """Changes that turn `live` into `desired` on the fields `desired` declares, in wire order."""
-    current = {key: live.get(key) for key in desired}
-    if all(_same(current[key], value) for key, value in desired.items()):
-        # Most clusters match; skipping deepdiff for them keeps plans of thousands fast.
-        return ()
-    differing = DeepDiff(current, dict(desired)).affected_root_keys
+    """Changes that turn `live` into `desired` on the fields `desired` names, in field order.
+
+    Two scalars per cluster need no deepdiff: comparing them directly (types included) keeps
+    plans of a hundred thousand clusters fast; deepdiff serves the deep comparison below.
+    """
     order = {name: index for index, name in enumerate(POOLER_FIELDS)}
+    keys = sorted(desired, key=lambda k: (order.get(k, len(order)), k))
     return tuple(
-        Change(str(key), current[key], desired[key])
-        for key in sorted(differing, key=lambda k: (order.get(str(k), len(order)), str(k)))
+        Change(key, live.get(key), desired[key])
+        for key in keys
+        if not _same(live.get(key), desired[key])
     )
 
 
