@@ -79,8 +79,8 @@ class ApiSettings:
     contract_number: str | None = None
     #: ceiling on requests in flight at once
     concurrency: int = 16
-    #: ceiling on requests started per second
-    rate_limit: float = 100.0
+    #: ceiling on requests started per second; None: one that adapts to the API's 429s
+    rate_limit: float | None = None
     #: seconds for each request (connect, read, write, pool)
     timeout: float = 30.0
     #: tries of one request, the first included
@@ -100,7 +100,9 @@ class ApiSettings:
             raise ConfigError(f"concurrency must be at least 1, not {self.concurrency}")
         if self.max_attempts < 1:
             raise ConfigError(f"max_attempts must be at least 1, not {self.max_attempts}")
-        for name in ("rate_limit", "timeout", "retry_deadline"):
+        if self.rate_limit is not None and not self.rate_limit > 0:
+            raise ConfigError(f"rate_limit must be greater than 0, not {self.rate_limit}")
+        for name in ("timeout", "retry_deadline"):
             if not getattr(self, name) > 0:
                 raise ConfigError(f"{name} must be greater than 0, not {getattr(self, name)}")
         for name in ("max_backoff", "backoff_base"):

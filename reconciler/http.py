@@ -32,7 +32,6 @@ from typing import Any, Self
 from urllib.parse import urlsplit
 
 import httpx
-from aiolimiter import AsyncLimiter
 from tenacity import (
     AsyncRetrying,
     RetryCallState,
@@ -53,8 +52,9 @@ from reconciler.errors import (
     ResponseError,
     TransportError,
 )
+from reconciler.rate import AdaptiveRate, FixedRate, Rate
 
-__all__ = ["MAX_BODY_BYTES", "Backoff", "ClientStats", "Http", "retry_after_seconds"]
+__all__ = ["MAX_BODY_BYTES", "ClientStats", "Http", "retry_after_seconds"]
 
 log = logging.getLogger("reconciler.client")
 
@@ -171,10 +171,8 @@ class Http:
             settings, headers, read_only=read_only, transport=transport
         )
         self._slots = asyncio.Semaphore(settings.concurrency)
-        # Buckets of a tenth of a second's worth keep bursts short: a one-second bucket would
-        # let twice the ceiling through in some one-second windows.
-        burst = max(1.0, settings.rate_limit / 10)
-        self._limiter = AsyncLimiter(burst, burst / settings.rate_limit)
+        #: requests per second: the user's fixed ceiling, else one that adapts to 429s
+        self.rate: Rate = FixedRate(settings.rate_limit) if settings.rate_limit else AdaptiveRate()
 
     async def __aenter__(self) -> Self:
         await self._http.__aenter__()
@@ -290,7 +288,7 @@ class Http:
         during a backoff), and taken before the rate token so the request starts with it."""
         call.attempts += 1
         async with self._slots:
-            await self._limiter.acquire()
+            await self.rate.acquire()
             started = time.perf_counter()
             self.stats.requests += 1
             try:
@@ -320,6 +318,7 @@ class Http:
                 raise
         if call.on_sent is not None:
             call.on_sent()
+        self.rate.answered(throttled=response.status_code == 429)
         took = (time.perf_counter() - started) * 1000
         self.stats.by_status[response.status_code] += 1
         log.debug(

@@ -53,7 +53,8 @@ def add_api_options(parser: argparse.ArgumentParser) -> None:
         "--rate-limit",
         type=_positive_float,
         metavar="RPS",
-        help="most requests started per second (default: 100)",
+        help="most requests started per second (default: adaptive: start fast, slow down on "
+        "the API's first 429 and hold near its limit)",
     )
     group.add_argument(
         "--max-attempts",
