@@ -7,6 +7,7 @@ without leaking them.
 from __future__ import annotations
 
 import base64
+import math
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -95,17 +96,20 @@ class ApiSettings:
     backoff_base: float = 0.2
 
     def __post_init__(self) -> None:
-        """Refuse limits that would hang or spin (0 concurrency, a negative wait)."""
+        """Refuse limits that would hang or spin (0 concurrency, a negative wait, an infinite
+        rate); settings also come from code, not only from checked flags."""
         if self.concurrency < 1:
             raise ConfigError(f"concurrency must be at least 1, not {self.concurrency}")
         if self.max_attempts < 1:
             raise ConfigError(f"max_attempts must be at least 1, not {self.max_attempts}")
         for name in ("rate_limit", "timeout", "retry_deadline"):
-            if not getattr(self, name) > 0:
-                raise ConfigError(f"{name} must be greater than 0, not {getattr(self, name)}")
+            value = getattr(self, name)
+            if not (math.isfinite(value) and value > 0):
+                raise ConfigError(f"{name} must be a finite number greater than 0, not {value}")
         for name in ("max_backoff", "backoff_base"):
-            if not getattr(self, name) >= 0:
-                raise ConfigError(f"{name} must be 0 or more, not {getattr(self, name)}")
+            value = getattr(self, name)
+            if not (math.isfinite(value) and value >= 0):
+                raise ConfigError(f"{name} must be a finite number, 0 or more, not {value}")
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None, **overrides: object) -> ApiSettings:

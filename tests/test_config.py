@@ -140,6 +140,11 @@ def test_secrets_lists_every_form_a_secret_can_take() -> None:
         {"retry_deadline": 0.0},
         {"max_backoff": -0.1},
         {"backoff_base": -1.0},
+        {"rate_limit": float("inf")},
+        {"timeout": float("nan")},
+        {"retry_deadline": float("inf")},
+        {"max_backoff": float("nan")},
+        {"backoff_base": float("inf")},
     ],
 )
 def test_limits_that_would_hang_or_spin_are_refused(field: dict[str, float]) -> None:
