@@ -125,8 +125,12 @@ def api_settings(args: argparse.Namespace) -> ApiSettings:
     return settings
 
 
-def use_color(args: argparse.Namespace, stream: TextIO = sys.stdout) -> bool:
-    """Colour only for a person at a terminal: NO_COLOR and CI always turn it off."""
+def use_color(args: argparse.Namespace, stream: TextIO | None = None) -> bool:
+    """Colour only for a person at a terminal: NO_COLOR and CI always turn it off.
+
+    The stream defaults to sys.stdout as it is at the call, not at import: it may be replaced.
+    """
+    stream = sys.stdout if stream is None else stream
     choice = getattr(args, "color", "auto")
     if choice == "never" or os.environ.get("NO_COLOR"):
         return False
