@@ -69,6 +69,30 @@ def _env(env: Mapping[str, str], name: str) -> str | None:
     return value or None
 
 
+def _check_header_value(name: str, value: str | None, *, ascii_only: bool, secret: bool) -> None:
+    """Refuse a value that would break the request headers, naming the variable only.
+
+    A line break or control character would be refused by the HTTP library with the whole
+    header in its message, secret and all. A token goes into the header as it is, so it must be
+    ASCII; a user name and password travel base64-encoded as UTF-8, so any printable character
+    works there.
+    """
+    if value is None:
+        return
+    bad = next((ch for ch in value if not ch.isprintable()), None)
+    what = "a line break or another unprintable character"
+    if bad is None and ascii_only:
+        bad = next((ch for ch in value if not ch.isascii()), None)
+        what = "a character that is not ASCII"
+    if bad is None:
+        return
+    where = "" if secret else f" ({bad!a})"
+    raise ConfigError(
+        f"{name} contains {what}{where}",
+        hint=f"set {name} again, copying only the value itself",
+    )
+
+
 @dataclass(frozen=True)
 class ApiSettings:
     """How to reach the API and how hard to push it."""
@@ -97,7 +121,7 @@ class ApiSettings:
 
     def __post_init__(self) -> None:
         """Refuse limits that would hang or spin (0 concurrency, a negative wait, an infinite
-        rate); settings also come from code, not only from checked flags."""
+        rate), and credentials no HTTP header can carry; settings also come from code."""
         if self.concurrency < 1:
             raise ConfigError(f"concurrency must be at least 1, not {self.concurrency}")
         if self.max_attempts < 1:
@@ -110,6 +134,12 @@ class ApiSettings:
             value = getattr(self, name)
             if not (math.isfinite(value) and value >= 0):
                 raise ConfigError(f"{name} must be a finite number, 0 or more, not {value}")
+        _check_header_value("IONOS_TOKEN", self.token, ascii_only=True, secret=True)
+        _check_header_value("IONOS_USERNAME", self.username, ascii_only=False, secret=True)
+        _check_header_value("IONOS_PASSWORD", self.password, ascii_only=False, secret=True)
+        _check_header_value(
+            "IONOS_CONTRACT_NUMBER", self.contract_number, ascii_only=True, secret=False
+        )
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None, **overrides: object) -> ApiSettings:

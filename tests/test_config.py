@@ -151,3 +151,31 @@ def test_limits_that_would_hang_or_spin_are_refused(field: dict[str, float]) -> 
     name = next(iter(field))
     with pytest.raises(ConfigError, match=name):
         ApiSettings(**field)  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize(
+    ("field", "variable"),
+    [
+        ({"token": "tok-Q7\r\nX"}, "IONOS_TOKEN"),
+        ({"token": "tök-Q7"}, "IONOS_TOKEN"),
+        ({"token": "tok-Q7\tX"}, "IONOS_TOKEN"),
+        ({"username": "user-Q7\n", "password": "pw-Q8"}, "IONOS_USERNAME"),
+        ({"username": "user-Q7", "password": "pw-Q8\x00"}, "IONOS_PASSWORD"),
+        ({"contract_number": "1\r\n2"}, "IONOS_CONTRACT_NUMBER"),
+        ({"contract_number": "\u0661"}, "IONOS_CONTRACT_NUMBER"),
+    ],
+)
+def test_values_no_header_can_carry_are_refused_from_code_too(
+    field: dict[str, str], variable: str
+) -> None:
+    with pytest.raises(ConfigError, match=f"^{variable} contains") as caught:
+        ApiSettings(**field)  # type: ignore[arg-type]
+    if variable != "IONOS_CONTRACT_NUMBER":
+        assert "Q7" not in str(caught.value) and "Q8" not in str(caught.value)
+
+
+def test_printable_credentials_are_accepted() -> None:
+    assert ApiSettings(token="a b/c+d=").authorization() == "Bearer a b/c+d="
+    pair = "jörg:pässwörd".encode()
+    expected = "Basic " + base64.b64encode(pair).decode()
+    assert ApiSettings(username="jörg", password="pässwörd").authorization() == expected

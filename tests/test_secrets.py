@@ -88,3 +88,61 @@ def test_tls_verification_is_on_and_only_an_explicit_flag_turns_it_off(
     assert "TLS" not in capsys.readouterr().err
     assert main(["plan", str(EXAMPLES), "--insecure-skip-tls-verify"]) == 0
     assert "warning: TLS certificate verification is OFF" in capsys.readouterr().err
+
+
+# Credentials and URLs that cannot be used: refused before any request, naming the variable and
+# never echoing the value (a token with a line break used to come back in full from httpx).
+
+
+@pytest.mark.parametrize(
+    ("variable", "value", "hidden"),
+    [
+        ("IONOS_TOKEN", "tok-CRLF-part1\r\nX-Injected: part2", ("part1", "Injected", "part2")),
+        ("IONOS_TOKEN", "tok-LF-part1\npart2", ("part1", "part2")),
+        ("IONOS_TOKEN", "tökén-part1", ("part1", "tökén", "k\\xc3")),
+        ("IONOS_PASSWORD", "pw-part1\x07part2", ("part1", "part2", "\\x07")),
+        ("IONOS_USERNAME", "ops\x1b[31m-part1", ("part1", "[31m")),
+    ],
+)
+def test_credentials_no_header_can_carry_are_refused_without_echo(
+    api_env: Emulator,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+    variable: str,
+    value: str,
+    hidden: tuple[str, ...],
+) -> None:
+    from reconciler.cli import main
+
+    if variable != "IONOS_TOKEN":
+        monkeypatch.delenv("IONOS_TOKEN")
+        monkeypatch.setenv("IONOS_USERNAME", "ops")
+        monkeypatch.setenv("IONOS_PASSWORD", "pw")
+    monkeypatch.setenv(variable, value)
+    assert main(["plan", str(EXAMPLES)]) == 1
+    out, err = capsys.readouterr()
+    first, hint = err.splitlines()
+    assert first.startswith(f"error: {variable} contains ")
+    assert hint.startswith("hint: ")
+    for part in hidden:
+        assert part not in out + err
+    assert api_env.requests == []
+
+
+def test_a_non_ascii_password_is_sent_as_utf8(
+    make_emulator: Callable[..., Emulator],
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """Basic credentials travel base64-encoded, so unlike a token they may hold any letter."""
+    from reconciler.cli import main
+
+    emu = make_emulator(username="jörg", password="pässwörd")
+    assert emu.url is not None
+    monkeypatch.setenv("IONOS_API_URL", emu.url)
+    monkeypatch.setenv("IONOS_USERNAME", "jörg")
+    monkeypatch.setenv("IONOS_PASSWORD", "pässwörd")
+    monkeypatch.delenv("IONOS_TOKEN", raising=False)
+    assert main(["plan", str(EXAMPLES)]) == 0
+    assert "pässwörd" not in "".join(capsys.readouterr())
+    assert emu.requests and all(r.status == 200 for r in emu.requests)
