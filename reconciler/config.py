@@ -9,6 +9,7 @@ from __future__ import annotations
 import base64
 import math
 import os
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from urllib.parse import urlsplit
@@ -20,6 +21,22 @@ DEFAULT_API_URL = "https://api.ionos.com/databases/postgresql"
 API_PATH = "/databases/postgresql"
 
 
+def display_url(url: str) -> str:
+    """The URL as it may be shown in a message: without userinfo, query and fragment, which can
+    hold secrets (`user:pw@`, `?token=`).
+
+    It errs on the side of hiding: everything up to the last "@" counts as userinfo, and the
+    text is cut at the first "?" or "#", so even a URL that urlsplit cannot parse is shown safely.
+    """
+    text = url.strip()
+    scheme, sep, rest = text.partition("://")
+    if not sep:
+        scheme, rest = "", text
+    rest = rest.rpartition("@")[2]
+    rest = re.split(r"[?#]", rest, maxsplit=1)[0]
+    return f"{scheme}{sep}{rest}"
+
+
 def normalise_api_url(raw: str) -> str:
     """Apply the IONOS SDKs' rule, so a URL that works with their tools works here.
 
@@ -28,22 +45,31 @@ def normalise_api_url(raw: str) -> str:
     appended. So `https://api.ionos.com` and `http://127.0.0.1:8080` both work (the emulator
     serves the API at its root and under that path). A URL carrying credentials, a query or a
     fragment is refused: credentials belong in IONOS_TOKEN or IONOS_USERNAME/IONOS_PASSWORD,
-    and a query would end up in the middle of every request path.
+    and a query would end up in the middle of every request path. Messages show the URL only
+    through `display_url`.
     """
     url = raw.strip()
     if not url.rstrip("/"):
         raise ConfigError("IONOS_API_URL is empty")
+    shown = display_url(raw)
     # the scheme is looked for before slashes are stripped, so that "https://" stays invalid
     if "://" not in url:
         url = "https://" + url
     url = url.rstrip("/")
-    parts = urlsplit(url)
-    if parts.scheme not in ("http", "https") or not parts.hostname:
+    try:
+        parts = urlsplit(url)
+        hostname = parts.hostname
+    except ValueError as exc:  # an unbalanced "[" of an IPv6 address, for one
         raise ConfigError(
-            f"IONOS_API_URL {raw!r} is not an http(s) URL",
+            f"IONOS_API_URL {shown!r} is not a valid URL: {exc}",
+            hint=f"use a URL such as {DEFAULT_API_URL}",
+        ) from None
+    if parts.scheme not in ("http", "https") or not hostname:
+        raise ConfigError(
+            f"IONOS_API_URL {shown!r} is not an http(s) URL",
             hint=f"use a URL such as {DEFAULT_API_URL}",
         )
-    if parts.username is not None or parts.password is not None:
+    if "@" in parts.netloc:
         # never echo the URL itself here: it holds a secret
         raise ConfigError(
             "IONOS_API_URL must not contain credentials",
@@ -51,13 +77,14 @@ def normalise_api_url(raw: str) -> str:
         )
     if parts.query or parts.fragment or url.endswith(("?", "#")):
         raise ConfigError(
-            f"IONOS_API_URL {raw!r} must not have a query or fragment",
+            "IONOS_API_URL must not have a query or fragment "
+            f"(a part starting with '?' or '#' after {shown})",
             hint=f"use a URL such as {DEFAULT_API_URL}",
         )
     try:
         _ = parts.port  # raises on a port that is not a number from 0 to 65535
     except ValueError:
-        raise ConfigError(f"IONOS_API_URL {raw!r} has an invalid port") from None
+        raise ConfigError(f"IONOS_API_URL {shown!r} has an invalid port") from None
     if not parts.path.endswith(API_PATH):
         url += API_PATH
     return url

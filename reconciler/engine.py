@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING
 
 from reconciler import __version__
 from reconciler.apply import Applier, ApplyOptions, Progress, Watcher
+from reconciler.config import display_url
 from reconciler.errors import PlanFileError, ReconcilerError
 from reconciler.model import ApplyReport, DesiredCluster, LiveCluster, Plan
 from reconciler.planner import LiveResult, build_plan
@@ -78,7 +79,7 @@ def check_plan_inputs(plan: Plan, api_url: str) -> None:
     """Refuse a saved plan whose input files changed, or that was made against another API."""
     if plan.api_url != api_url:
         raise PlanFileError(
-            f"the plan was made against {plan.api_url}, but the API now is {api_url}",
+            f"the plan was made against {display_url(plan.api_url)}, but the API now is {api_url}",
             hint="set IONOS_API_URL to the plan's API, or make a new plan",
         )
     for path, digest in plan.inputs:

@@ -6,7 +6,7 @@ import base64
 
 import pytest
 
-from reconciler.config import DEFAULT_API_URL, ApiSettings, normalise_api_url
+from reconciler.config import DEFAULT_API_URL, ApiSettings, display_url, normalise_api_url
 from reconciler.errors import ConfigError
 
 
@@ -151,6 +151,22 @@ def test_limits_that_would_hang_or_spin_are_refused(field: dict[str, float]) -> 
     name = next(iter(field))
     with pytest.raises(ConfigError, match=name):
         ApiSettings(**field)  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize(
+    ("url", "shown"),
+    [
+        (DEFAULT_API_URL, DEFAULT_API_URL),
+        ("https://user:pw@api.ionos.com/x", "https://api.ionos.com/x"),
+        ("https://api.ionos.com/x?token=t#frag", "https://api.ionos.com/x"),
+        ("http://user:pw@[::1", "http://[::1"),
+        ("http://u:p/w@host/path", "http://host/path"),
+        ("http://u:p?w@host", "http://host"),
+        ("user:pw@host?x", "host"),
+    ],
+)
+def test_display_url_drops_userinfo_query_and_fragment(url: str, shown: str) -> None:
+    assert display_url(url) == shown
 
 
 @pytest.mark.parametrize(

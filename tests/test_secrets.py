@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+import json
 import os
 import shutil
 import subprocess
@@ -146,3 +147,56 @@ def test_a_non_ascii_password_is_sent_as_utf8(
     assert main(["plan", str(EXAMPLES)]) == 0
     assert "pässwörd" not in "".join(capsys.readouterr())
     assert emu.requests and all(r.status == 200 for r in emu.requests)
+
+
+@pytest.mark.parametrize(
+    ("url", "message"),
+    [
+        ("http://127.0.0.1:9/?token=s3cr3t", "must not have a query or fragment"),
+        ("http://127.0.0.1:9/#token=s3cr3t", "must not have a query or fragment"),
+        ("http://user:pw-s3cr3t@127.0.0.1:9", "must not contain credentials"),
+        ("http://user:pw-s3cr3t@[::1", "is not a valid URL: Invalid IPv6 URL"),
+        ("http://[::1/?token=s3cr3t", "is not a valid URL"),
+    ],
+)
+@pytest.mark.parametrize("how", ["env", "flag"])
+def test_an_api_url_is_never_shown_with_its_secrets(
+    api_env: Emulator,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+    url: str,
+    message: str,
+    how: str,
+) -> None:
+    from reconciler.cli import main
+
+    args = ["plan", str(EXAMPLES)]
+    if how == "env":
+        monkeypatch.setenv("IONOS_API_URL", url)
+    else:
+        args += ["--api-url", url]
+    assert main(args) == 1
+    out, err = capsys.readouterr()
+    first, hint = err.splitlines()
+    assert first.startswith("error: IONOS_API_URL ") and message in first
+    assert hint.startswith("hint: ")
+    assert "s3cr3t" not in out + err and "pw" not in out + err
+    assert api_env.requests == []
+
+
+def test_a_stale_plan_names_its_api_without_a_query(
+    api_env: Emulator, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from reconciler.cli import main
+
+    plan = tmp_path / "plan.json"
+    assert main(["plan", str(EXAMPLES), "--out", str(plan)]) == 0
+    doc = json.loads(plan.read_text())
+    doc["api"]["url"] += "?token=s3cr3t"
+    plan.write_text(json.dumps(doc))
+    capsys.readouterr()
+    assert main(["apply", str(plan)]) == 1
+    err = capsys.readouterr().err
+    assert f"error: the plan was made against {api_env.url}" in err
+    assert "s3cr3t" not in err
+    assert api_env.patches() == []
