@@ -1,8 +1,9 @@
 """The command line: builds the parser, runs one command, maps errors to exit codes.
 
 Exit codes follow Terraform's `-detailed-exitcode`, which CI users already know:
-0 success / no changes, 1 error (usage errors included), 2 changes or drift found,
-130 interrupted. Only this package prints or exits; each command lives in its own module and
+0 success / no changes, 1 error (usage errors and an unwritable stdout included), 2 changes or
+drift found, 130 interrupted, 141 stdout closed early (`| head`), as a shell reports a command
+ended by SIGPIPE. Only this package prints or exits; each command lives in its own module and
 imports its heavy dependencies (httpx, deepdiff, the emulator) only when it runs, so that
 `reconciler --help` stays fast.
 """
@@ -10,8 +11,10 @@ imports its heavy dependencies (httpx, deepdiff, the emulator) only when it runs
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from collections.abc import Sequence
+from typing import Any, TextIO, cast
 
 from reconciler import __version__
 from reconciler.cli import _common, apply, drift, emulator, importcmd, plan, validate
@@ -21,6 +24,7 @@ EXIT_OK = 0
 EXIT_ERROR = 1
 EXIT_CHANGES = 2
 EXIT_INTERRUPTED = 130
+EXIT_BROKEN_PIPE = 141
 
 _COMMANDS = (validate, plan, apply, drift, importcmd, emulator)
 
@@ -41,7 +45,7 @@ def build_parser() -> argparse.ArgumentParser:
         ),
         epilog=(
             "exit codes: 0 ok / no changes, 1 error, 2 changes found (plan --detailed-exitcode) "
-            "or drift found (drift), 130 interrupted"
+            "or drift found (drift), 130 interrupted, 141 output closed early (as by '| head')"
         ),
     )
     parser.add_argument("--version", action="version", version=f"reconciler {__version__}")
@@ -52,7 +56,39 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    """Run one command and return its exit code (the console script exits with it)."""
+    """Run one command and return its exit code (the console script exits with it).
+
+    stdout is guarded while the command runs, so that a reader gone away (`| head`) or a full
+    disk ends the run with an exit code instead of a traceback, whichever command wrote.
+    """
+    real = sys.stdout
+    guard = _GuardedStdout(real)
+    sys.stdout = guarded = cast(TextIO, guard)
+    try:
+        try:
+            code = _run(argv)
+        except SystemExit:  # --help and --version print, then exit through argparse
+            guard.flush()
+            raise
+        guard.flush()  # buffered output fails here, if at all, while it can still be reported
+        return code
+    except _StdoutFailed as failed:
+        _point_at_devnull(real)
+        if isinstance(failed.error, BrokenPipeError):
+            return EXIT_BROKEN_PIPE  # quietly, as git and coreutils do
+        _common.report_error(
+            ReconcilerError(
+                f"cannot write the output: {failed.error.strerror or failed.error}",
+                hint="check the file or device that stdout is redirected to",
+            )
+        )
+        return EXIT_ERROR
+    finally:
+        if sys.stdout is guarded:
+            sys.stdout = real
+
+
+def _run(argv: Sequence[str] | None) -> int:
     parser = build_parser()
     try:
         args = parser.parse_args(argv)
@@ -68,3 +104,47 @@ def main(argv: Sequence[str] | None = None) -> int:
     except ReconcilerError as exc:
         _common.report_error(exc)
         return exc.exit_code
+
+
+class _StdoutFailed(Exception):
+    """stdout cannot be written; kept apart from other OSErrors, which are bugs."""
+
+    def __init__(self, error: OSError) -> None:
+        super().__init__(str(error))
+        self.error = error
+
+
+class _GuardedStdout:
+    """Stands in for sys.stdout and turns its OSErrors into _StdoutFailed."""
+
+    def __init__(self, inner: TextIO) -> None:
+        self._inner = inner
+
+    def write(self, text: str) -> int:
+        try:
+            return self._inner.write(text)
+        except OSError as exc:
+            raise _StdoutFailed(exc) from exc
+
+    def flush(self) -> None:
+        try:
+            self._inner.flush()
+        except OSError as exc:
+            raise _StdoutFailed(exc) from exc
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._inner, name)
+
+
+def _point_at_devnull(stream: TextIO) -> None:
+    """Python flushes stdout once more at exit, and what is still buffered would fail again
+    ("Exception ignored", exit 120): the null device takes it instead."""
+    try:
+        fd = stream.fileno()
+    except (OSError, ValueError):  # no file descriptor (io.UnsupportedOperation is both)
+        return
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    try:
+        os.dup2(devnull, fd)
+    finally:
+        os.close(devnull)
