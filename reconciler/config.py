@@ -7,7 +7,9 @@ without leaking them.
 from __future__ import annotations
 
 import base64
+import math
 import os
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from urllib.parse import urlsplit
@@ -18,6 +20,22 @@ from reconciler.errors import ConfigError
 DEFAULT_API_URL = "https://api.ionos.com/databases/postgresql"
 
 
+def display_url(url: str) -> str:
+    """The URL as it may be shown in a message: without userinfo, query and fragment, which can
+    hold secrets (`user:pw@`, `?token=`).
+
+    It errs on the side of hiding: everything up to the last "@" counts as userinfo, and the
+    text is cut at the first "?" or "#", so even a URL that urlsplit cannot parse is shown safely.
+    """
+    text = url.strip()
+    scheme, sep, rest = text.partition("://")
+    if not sep:
+        scheme, rest = "", text
+    rest = rest.rpartition("@")[2]
+    rest = re.split(r"[?#]", rest, maxsplit=1)[0]
+    return f"{scheme}{sep}{rest}"
+
+
 def normalise_api_url(raw: str) -> str:
     """Apply the IONOS SDKs' rule, so a URL that works with their tools works here.
 
@@ -26,22 +44,30 @@ def normalise_api_url(raw: str) -> str:
     with it (so `https://api.ionos.com` and `http://127.0.0.1:8080` both work); v2 uses the URL
     as given. A URL carrying credentials, a query or a fragment is refused: credentials belong
     in IONOS_TOKEN or IONOS_USERNAME/IONOS_PASSWORD, and a query would end up in the middle of
-    every request path.
+    every request path. Messages show the URL only through `display_url`.
     """
     url = raw.strip()
     if not url.rstrip("/"):
         raise ConfigError("IONOS_API_URL is empty")
+    shown = display_url(raw)
     # the scheme is looked for before slashes are stripped, so that "https://" stays invalid
     if "://" not in url:
         url = "https://" + url
     url = url.rstrip("/")
-    parts = urlsplit(url)
-    if parts.scheme not in ("http", "https") or not parts.hostname:
+    try:
+        parts = urlsplit(url)
+        hostname = parts.hostname
+    except ValueError as exc:  # an unbalanced "[" of an IPv6 address, for one
         raise ConfigError(
-            f"IONOS_API_URL {raw!r} is not an http(s) URL",
+            f"IONOS_API_URL {shown!r} is not a valid URL: {exc}",
+            hint=f"use a URL such as {DEFAULT_API_URL}",
+        ) from None
+    if parts.scheme not in ("http", "https") or not hostname:
+        raise ConfigError(
+            f"IONOS_API_URL {shown!r} is not an http(s) URL",
             hint=f"use a URL such as {DEFAULT_API_URL}",
         )
-    if parts.username is not None or parts.password is not None:
+    if "@" in parts.netloc:
         # never echo the URL itself here: it holds a secret
         raise ConfigError(
             "IONOS_API_URL must not contain credentials",
@@ -49,13 +75,14 @@ def normalise_api_url(raw: str) -> str:
         )
     if parts.query or parts.fragment or url.endswith(("?", "#")):
         raise ConfigError(
-            f"IONOS_API_URL {raw!r} must not have a query or fragment",
+            "IONOS_API_URL must not have a query or fragment "
+            f"(a part starting with '?' or '#' after {shown})",
             hint=f"use a URL such as {DEFAULT_API_URL}",
         )
     try:
         _ = parts.port  # raises on a port that is not a number from 0 to 65535
     except ValueError:
-        raise ConfigError(f"IONOS_API_URL {raw!r} has an invalid port") from None
+        raise ConfigError(f"IONOS_API_URL {shown!r} has an invalid port") from None
     return url
 
 
@@ -63,6 +90,30 @@ def _env(env: Mapping[str, str], name: str) -> str | None:
     """An empty variable counts as unset, as users expect from shells and CI secrets."""
     value = env.get(name, "").strip()
     return value or None
+
+
+def _check_header_value(name: str, value: str | None, *, ascii_only: bool, secret: bool) -> None:
+    """Refuse a value that would break the request headers, naming the variable only.
+
+    A line break or control character would be refused by the HTTP library with the whole
+    header in its message, secret and all. A token goes into the header as it is, so it must be
+    ASCII; a user name and password travel base64-encoded as UTF-8, so any printable character
+    works there.
+    """
+    if value is None:
+        return
+    bad = next((ch for ch in value if not ch.isprintable()), None)
+    what = "a line break or another unprintable character"
+    if bad is None and ascii_only:
+        bad = next((ch for ch in value if not ch.isascii()), None)
+        what = "a character that is not ASCII"
+    if bad is None:
+        return
+    where = "" if secret else f" ({bad!a})"
+    raise ConfigError(
+        f"{name} contains {what}{where}",
+        hint=f"set {name} again, copying only the value itself",
+    )
 
 
 @dataclass(frozen=True)
@@ -95,19 +146,32 @@ class ApiSettings:
     backoff_base: float = 0.2
 
     def __post_init__(self) -> None:
-        """Refuse limits that would hang or spin (0 concurrency, a negative wait)."""
+        """Refuse limits that would hang or spin (0 concurrency, a negative wait, an infinite
+        rate), and credentials no HTTP header can carry; settings also come from code."""
         if self.concurrency < 1:
             raise ConfigError(f"concurrency must be at least 1, not {self.concurrency}")
         if self.max_attempts < 1:
             raise ConfigError(f"max_attempts must be at least 1, not {self.max_attempts}")
-        if self.rate_limit is not None and not self.rate_limit > 0:
-            raise ConfigError(f"rate_limit must be greater than 0, not {self.rate_limit}")
+        if self.rate_limit is not None and not (
+            math.isfinite(self.rate_limit) and self.rate_limit > 0
+        ):
+            raise ConfigError(
+                f"rate_limit must be a finite number greater than 0, not {self.rate_limit}"
+            )
         for name in ("timeout", "retry_deadline"):
-            if not getattr(self, name) > 0:
-                raise ConfigError(f"{name} must be greater than 0, not {getattr(self, name)}")
+            value = getattr(self, name)
+            if not (math.isfinite(value) and value > 0):
+                raise ConfigError(f"{name} must be a finite number greater than 0, not {value}")
         for name in ("max_backoff", "backoff_base"):
-            if not getattr(self, name) >= 0:
-                raise ConfigError(f"{name} must be 0 or more, not {getattr(self, name)}")
+            value = getattr(self, name)
+            if not (math.isfinite(value) and value >= 0):
+                raise ConfigError(f"{name} must be a finite number, 0 or more, not {value}")
+        _check_header_value("IONOS_TOKEN", self.token, ascii_only=True, secret=True)
+        _check_header_value("IONOS_USERNAME", self.username, ascii_only=False, secret=True)
+        _check_header_value("IONOS_PASSWORD", self.password, ascii_only=False, secret=True)
+        _check_header_value(
+            "IONOS_CONTRACT_NUMBER", self.contract_number, ascii_only=True, secret=False
+        )
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None, **overrides: object) -> ApiSettings:

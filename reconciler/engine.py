@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING
 
 from reconciler import __version__
 from reconciler.apply import Applier, ApplyOptions, Progress, Watcher
+from reconciler.config import display_url
 from reconciler.errors import PlanFileError, ReconcilerError
 from reconciler.model import Action, ApplyReport, DesiredCluster, LiveCluster, Plan
 from reconciler.planner import LiveResult, build_plan
@@ -113,7 +114,8 @@ def verify_saved_plan(plan: Plan, settings: ApiSettings) -> None:
     now = api_url(settings)
     if plan.api_url != now:
         raise PlanFileError(
-            f"the plan was made against {plan.api_url}, but the API now is {now}",
+            f"the plan was made against {display_url(plan.api_url)}, "
+            f"but the API now is {display_url(now)}",
             hint="set IONOS_API_URL to the plan's API, or make a new plan",
         )
     if not plan.inputs:

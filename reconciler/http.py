@@ -23,13 +23,13 @@ import logging
 import re
 import time
 from collections import Counter
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
 from types import TracebackType
 from typing import Any, Self
-from urllib.parse import urlsplit
+from urllib.parse import quote, quote_plus, urlsplit
 
 import httpx
 from tenacity import (
@@ -166,7 +166,7 @@ class Http:
         headers = settings.headers()  # ConfigError here, before anything is sent
         self._prefixes = tuple(sorted(strip_prefixes, key=len, reverse=True))
         self._error_details = error_details
-        self._secrets = [s for s in settings.secrets() if s]
+        self._secrets = self._secret_forms(settings.secrets())
         self._http = transport_module.client(
             settings, headers, read_only=read_only, transport=transport
         )
@@ -424,15 +424,37 @@ class Http:
         text = text[:limit] + ("..." if len(text) > limit else "")
         return self.scrub(text)
 
+    @staticmethod
+    def _secret_forms(secrets: Sequence[str]) -> list[str]:
+        """Each secret as a message may quote it: as it is, escaped as Python shows it in a repr
+        (of the text or of its bytes, as in "Illegal header value b'...'"), as JSON escapes it
+        (some servers also escape "/"), and percent-encoded; longest first, so that no shorter
+        form masks only part of a longer one."""
+        forms: set[str] = set()
+        for secret in filter(None, secrets):
+            as_json = [json.dumps(secret)[1:-1], json.dumps(secret, ensure_ascii=False)[1:-1]]
+            forms.update(
+                [secret, repr(secret)[1:-1], repr(secret.encode())[2:-1]],
+                as_json,
+                [form.replace("/", "\\/") for form in as_json],
+                [quote(secret, safe=""), quote(secret), quote_plus(secret)],
+            )
+        return sorted(filter(None, forms), key=lambda form: (-len(form), form))
+
     def scrub(self, text: str) -> str:
         """Mask our own secrets in text that came from elsewhere (a body echoing a header).
 
         Only whole occurrences are masked (not inside a longer word): a short test token such
         as "t" would otherwise turn every message into "clus[secret]er no[secret] found".
+        Percent escapes match in either case ("%2F" and "%2f").
         """
-        for secret in self._secrets:
-            text = re.sub(rf"(?<![A-Za-z0-9]){re.escape(secret)}(?![A-Za-z0-9])", "[secret]", text)
-        return text
+        if not self._secrets:
+            return text
+        forms = "|".join(
+            re.sub("%[0-9A-F]{2}", lambda m: f"(?i:{m.group()})", re.escape(form))
+            for form in self._secrets
+        )
+        return re.sub(rf"(?<![A-Za-z0-9])(?:{forms})(?![A-Za-z0-9])", "[secret]", text)
 
 
 def _retryable(reply: _Reply) -> bool:

@@ -10,11 +10,13 @@ import base64
 import copy
 import json
 import logging
+import re
 import time
 from collections.abc import Callable, Coroutine
 from datetime import UTC, datetime, timedelta
 from email.utils import format_datetime
 from typing import Any, TypeVar
+from urllib.parse import quote, quote_plus
 
 import httpx
 import pytest
@@ -882,6 +884,59 @@ def test_a_body_echoing_the_token_is_scrubbed() -> None:
         )
     assert TOKEN not in str(caught.value)
     assert "Bearer [secret]" in caught.value.api_message
+
+
+ODD_TOKEN = "tok-Q7/\"x\\y+z'w"
+ODD_USER, ODD_PASSWORD = "jörg", "pä/ss Q8?"
+ODD_BASIC = base64.b64encode(f"{ODD_USER}:{ODD_PASSWORD}".encode()).decode()
+
+
+def _escaped(secret: str) -> dict[str, str]:
+    as_json = json.dumps(secret)[1:-1]
+    return {
+        "python repr": repr(secret)[1:-1],
+        "bytes repr": repr(secret.encode())[2:-1],
+        "json": as_json,
+        "json, non-ascii kept": json.dumps(secret, ensure_ascii=False)[1:-1],
+        "json, slash escaped": as_json.replace("/", "\\/"),
+        "percent": quote(secret, safe=""),
+        "percent, lower case": re.sub("%..", lambda m: m.group().lower(), quote(secret, safe="")),
+        "percent, slash kept": quote(secret),
+        "form": quote_plus(secret),
+    }
+
+
+@pytest.mark.parametrize(
+    ("auth", "secret", "form"),
+    [
+        (auth, secret, form)
+        for auth, secret in (("token", ODD_TOKEN), ("basic", ODD_PASSWORD), ("basic", ODD_BASIC))
+        for form, echoed in _escaped(secret).items()
+        if echoed != secret  # only forms the plain secret does not already cover
+    ],
+)
+def test_an_escaped_secret_in_a_body_is_scrubbed(auth: str, secret: str, form: str) -> None:
+    """Servers and libraries quote what they echo: each escaped form is masked too."""
+    echoed = _escaped(secret)[form]
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        return httpx.Response(400, text=f"<p>rejected: {echoed} (bad credentials)</p>")
+
+    creds = (
+        {"token": ODD_TOKEN}
+        if auth == "token"
+        else {"token": None, "username": ODD_USER, "password": ODD_PASSWORD}
+    )
+    with pytest.raises(ApiError) as caught:
+        run(
+            with_client(
+                settings_for("http://api.test", **creds),
+                lambda c: c.get_cluster(ORDERS_PROD),
+                transport=stub(handler),
+            )
+        )
+    assert "rejected: [secret] (bad credentials)" in str(caught.value)
+    assert echoed not in str(caught.value)
 
 
 def test_a_short_secret_does_not_mangle_messages(emulator: Emulator) -> None:

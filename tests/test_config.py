@@ -6,7 +6,7 @@ import base64
 
 import pytest
 
-from reconciler.config import DEFAULT_API_URL, ApiSettings, normalise_api_url
+from reconciler.config import DEFAULT_API_URL, ApiSettings, display_url, normalise_api_url
 from reconciler.dialects.v1 import DIALECT as V1
 from reconciler.dialects.v2 import DIALECT as V2
 from reconciler.errors import ConfigError
@@ -163,9 +163,58 @@ def test_secrets_lists_every_form_a_secret_can_take() -> None:
         {"retry_deadline": 0.0},
         {"max_backoff": -0.1},
         {"backoff_base": -1.0},
+        {"rate_limit": float("inf")},
+        {"timeout": float("nan")},
+        {"retry_deadline": float("inf")},
+        {"max_backoff": float("nan")},
+        {"backoff_base": float("inf")},
     ],
 )
 def test_limits_that_would_hang_or_spin_are_refused(field: dict[str, float]) -> None:
     name = next(iter(field))
     with pytest.raises(ConfigError, match=name):
         ApiSettings(**field)  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize(
+    ("url", "shown"),
+    [
+        (DEFAULT_API_URL, DEFAULT_API_URL),
+        ("https://user:pw@api.ionos.com/x", "https://api.ionos.com/x"),
+        ("https://api.ionos.com/x?token=t#frag", "https://api.ionos.com/x"),
+        ("http://user:pw@[::1", "http://[::1"),
+        ("http://u:p/w@host/path", "http://host/path"),
+        ("http://u:p?w@host", "http://host"),
+        ("user:pw@host?x", "host"),
+    ],
+)
+def test_display_url_drops_userinfo_query_and_fragment(url: str, shown: str) -> None:
+    assert display_url(url) == shown
+
+
+@pytest.mark.parametrize(
+    ("field", "variable"),
+    [
+        ({"token": "tok-Q7\r\nX"}, "IONOS_TOKEN"),
+        ({"token": "tök-Q7"}, "IONOS_TOKEN"),
+        ({"token": "tok-Q7\tX"}, "IONOS_TOKEN"),
+        ({"username": "user-Q7\n", "password": "pw-Q8"}, "IONOS_USERNAME"),
+        ({"username": "user-Q7", "password": "pw-Q8\x00"}, "IONOS_PASSWORD"),
+        ({"contract_number": "1\r\n2"}, "IONOS_CONTRACT_NUMBER"),
+        ({"contract_number": "\u0661"}, "IONOS_CONTRACT_NUMBER"),
+    ],
+)
+def test_values_no_header_can_carry_are_refused_from_code_too(
+    field: dict[str, str], variable: str
+) -> None:
+    with pytest.raises(ConfigError, match=f"^{variable} contains") as caught:
+        ApiSettings(**field)  # type: ignore[arg-type]
+    if variable != "IONOS_CONTRACT_NUMBER":
+        assert "Q7" not in str(caught.value) and "Q8" not in str(caught.value)
+
+
+def test_printable_credentials_are_accepted() -> None:
+    assert ApiSettings(token="a b/c+d=").authorization() == "Bearer a b/c+d="
+    pair = "jörg:pässwörd".encode()
+    expected = "Basic " + base64.b64encode(pair).decode()
+    assert ApiSettings(username="jörg", password="pässwörd").authorization() == expected

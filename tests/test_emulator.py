@@ -638,7 +638,7 @@ def test_the_command_serves_until_stopped_and_exits_0(tmp_path: Path, stop: sign
     ("argv", "message"),
     [(["--clusters", "no-such-file.json"], "cannot load clusters"),
      (["--username", "alice"], "--username and --password go together"),
-     (["--drop", "1.5"], "must be a share from 0 to 1")],
+     (["--drop", "1.5"], "argument --drop: must be a number from 0 to 1")],
 )  # fmt: skip
 def test_the_command_refuses_bad_settings_with_exit_1(
     argv: list[str], message: str, capsys: pytest.CaptureFixture[str]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+import json
 import os
 import shutil
 import subprocess
@@ -88,3 +89,114 @@ def test_tls_verification_is_on_and_only_an_explicit_flag_turns_it_off(
     assert "TLS" not in capsys.readouterr().err
     assert main(["plan", str(EXAMPLES), "--insecure-skip-tls-verify"]) == 0
     assert "warning: TLS certificate verification is OFF" in capsys.readouterr().err
+
+
+# Credentials and URLs that cannot be used: refused before any request, naming the variable and
+# never echoing the value (a token with a line break used to come back in full from httpx).
+
+
+@pytest.mark.parametrize(
+    ("variable", "value", "hidden"),
+    [
+        ("IONOS_TOKEN", "tok-CRLF-part1\r\nX-Injected: part2", ("part1", "Injected", "part2")),
+        ("IONOS_TOKEN", "tok-LF-part1\npart2", ("part1", "part2")),
+        ("IONOS_TOKEN", "tökén-part1", ("part1", "tökén", "k\\xc3")),
+        ("IONOS_PASSWORD", "pw-part1\x07part2", ("part1", "part2", "\\x07")),
+        ("IONOS_USERNAME", "ops\x1b[31m-part1", ("part1", "[31m")),
+    ],
+)
+def test_credentials_no_header_can_carry_are_refused_without_echo(
+    api_env: Emulator,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+    variable: str,
+    value: str,
+    hidden: tuple[str, ...],
+) -> None:
+    from reconciler.cli import main
+
+    if variable != "IONOS_TOKEN":
+        monkeypatch.delenv("IONOS_TOKEN")
+        monkeypatch.setenv("IONOS_USERNAME", "ops")
+        monkeypatch.setenv("IONOS_PASSWORD", "pw")
+    monkeypatch.setenv(variable, value)
+    assert main(["plan", str(EXAMPLES)]) == 1
+    out, err = capsys.readouterr()
+    first, hint = err.splitlines()
+    assert first.startswith(f"error: {variable} contains ")
+    assert hint.startswith("hint: ")
+    for part in hidden:
+        assert part not in out + err
+    assert api_env.requests == []
+
+
+def test_a_non_ascii_password_is_sent_as_utf8(
+    make_emulator: Callable[..., Emulator],
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """Basic credentials travel base64-encoded, so unlike a token they may hold any letter."""
+    from reconciler.cli import main
+
+    emu = make_emulator(username="jörg", password="pässwörd")
+    assert emu.url is not None
+    monkeypatch.setenv("IONOS_API_URL", emu.url)
+    monkeypatch.setenv("IONOS_USERNAME", "jörg")
+    monkeypatch.setenv("IONOS_PASSWORD", "pässwörd")
+    monkeypatch.delenv("IONOS_TOKEN", raising=False)
+    assert main(["plan", str(EXAMPLES)]) == 0
+    assert "pässwörd" not in "".join(capsys.readouterr())
+    assert emu.requests and all(r.status == 200 for r in emu.requests)
+
+
+@pytest.mark.parametrize(
+    ("url", "message"),
+    [
+        ("http://127.0.0.1:9/?token=s3cr3t", "must not have a query or fragment"),
+        ("http://127.0.0.1:9/#token=s3cr3t", "must not have a query or fragment"),
+        ("http://user:pw-s3cr3t@127.0.0.1:9", "must not contain credentials"),
+        ("http://user:pw-s3cr3t@[::1", "is not a valid URL: Invalid IPv6 URL"),
+        ("http://[::1/?token=s3cr3t", "is not a valid URL"),
+    ],
+)
+@pytest.mark.parametrize("how", ["env", "flag"])
+def test_an_api_url_is_never_shown_with_its_secrets(
+    api_env: Emulator,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+    url: str,
+    message: str,
+    how: str,
+) -> None:
+    from reconciler.cli import main
+
+    args = ["plan", str(EXAMPLES)]
+    if how == "env":
+        monkeypatch.setenv("IONOS_API_URL", url)
+    else:
+        args += ["--api-url", url]
+    assert main(args) == 1
+    out, err = capsys.readouterr()
+    first, hint = err.splitlines()
+    assert first.startswith("error: IONOS_API_URL ") and message in first
+    assert hint.startswith("hint: ")
+    assert "s3cr3t" not in out + err and "pw" not in out + err
+    assert api_env.requests == []
+
+
+def test_a_stale_plan_names_its_api_without_a_query(
+    api_env: Emulator, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from reconciler.cli import main
+
+    plan = tmp_path / "plan.json"
+    assert main(["plan", str(EXAMPLES), "--out", str(plan)]) == 0
+    doc = json.loads(plan.read_text())
+    doc["api"]["url"] += "?token=s3cr3t"
+    plan.write_text(json.dumps(doc))
+    capsys.readouterr()
+    assert main(["apply", str(plan)]) == 1
+    err = capsys.readouterr().err
+    assert f"error: the plan was made against {api_env.url}" in err
+    assert "s3cr3t" not in err
+    assert api_env.patches() == []

@@ -1,8 +1,9 @@
 """The command line: builds the parser, runs one command, maps errors to exit codes.
 
 Exit codes follow Terraform's `-detailed-exitcode`, which CI users already know:
-0 success / no changes, 1 error (usage errors included), 2 changes or drift found,
-130 interrupted (SIGINT), 143 terminated (SIGTERM). Only this package prints or exits; each
+0 success / no changes, 1 error (usage errors and an unwritable stdout included), 2 changes or
+drift found, 130 interrupted (SIGINT), 141 stdout closed early (`| head`), as a shell reports a
+command ended by SIGPIPE, 143 terminated (SIGTERM). Only this package prints or exits; each
 command lives in its own module and imports its heavy dependencies (httpx, deepdiff, the
 emulator) only when it runs, so that `reconciler --help` stays fast.
 """
@@ -10,11 +11,13 @@ emulator) only when it runs, so that `reconciler --help` stays fast.
 from __future__ import annotations
 
 import argparse
+import os
 import signal
 import sys
 import threading
 from collections.abc import Sequence
 from types import FrameType
+from typing import Any, TextIO, cast
 
 from reconciler import __version__
 from reconciler.cli import _common, apply, drift, emulator, importcmd, plan, validate
@@ -24,6 +27,7 @@ EXIT_OK = 0
 EXIT_ERROR = 1
 EXIT_CHANGES = 2
 EXIT_INTERRUPTED = 130
+EXIT_BROKEN_PIPE = 141
 EXIT_TERMINATED = 143
 
 
@@ -54,7 +58,8 @@ def build_parser() -> argparse.ArgumentParser:
         ),
         epilog=(
             "exit codes: 0 ok / no changes, 1 error, 2 changes found (plan --detailed-exitcode) "
-            "or drift found (drift), 130 interrupted (Ctrl-C), 143 terminated (SIGTERM)"
+            "or drift found (drift), 130 interrupted (Ctrl-C), 141 output closed early (as by "
+            "'| head'), 143 terminated (SIGTERM)"
         ),
     )
     parser.add_argument("--version", action="version", version=f"reconciler {__version__}")
@@ -65,7 +70,39 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    """Run one command and return its exit code (the console script exits with it)."""
+    """Run one command and return its exit code (the console script exits with it).
+
+    stdout is guarded while the command runs, so that a reader gone away (`| head`) or a full
+    disk ends the run with an exit code instead of a traceback, whichever command wrote.
+    """
+    real = sys.stdout
+    guard = _GuardedStdout(real)
+    sys.stdout = guarded = cast(TextIO, guard)
+    try:
+        try:
+            code = _run(argv)
+        except SystemExit:  # --help and --version print, then exit through argparse
+            guard.flush()
+            raise
+        guard.flush()  # buffered output fails here, if at all, while it can still be reported
+        return code
+    except _StdoutFailed as failed:
+        _point_at_devnull(real)
+        if isinstance(failed.error, BrokenPipeError):
+            return EXIT_BROKEN_PIPE  # quietly, as git and coreutils do
+        _common.report_error(
+            ReconcilerError(
+                f"cannot write the output: {failed.error.strerror or failed.error}",
+                hint="check the file or device that stdout is redirected to",
+            )
+        )
+        return EXIT_ERROR
+    finally:
+        if sys.stdout is guarded:
+            sys.stdout = real
+
+
+def _run(argv: Sequence[str] | None) -> int:
     parser = build_parser()
     # CI systems and Kubernetes cancel a job with SIGTERM; without a handler Python dies at once
     # and prints nothing, not even an error line for a JSON consumer to miss.
@@ -91,3 +128,47 @@ def main(argv: Sequence[str] | None = None) -> int:
     finally:
         if handles:
             signal.signal(signal.SIGTERM, previous)
+
+
+class _StdoutFailed(Exception):
+    """stdout cannot be written; kept apart from other OSErrors, which are bugs."""
+
+    def __init__(self, error: OSError) -> None:
+        super().__init__(str(error))
+        self.error = error
+
+
+class _GuardedStdout:
+    """Stands in for sys.stdout and turns its OSErrors into _StdoutFailed."""
+
+    def __init__(self, inner: TextIO) -> None:
+        self._inner = inner
+
+    def write(self, text: str) -> int:
+        try:
+            return self._inner.write(text)
+        except OSError as exc:
+            raise _StdoutFailed(exc) from exc
+
+    def flush(self) -> None:
+        try:
+            self._inner.flush()
+        except OSError as exc:
+            raise _StdoutFailed(exc) from exc
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._inner, name)
+
+
+def _point_at_devnull(stream: TextIO) -> None:
+    """Python flushes stdout once more at exit, and what is still buffered would fail again
+    ("Exception ignored", exit 120): the null device takes it instead."""
+    try:
+        fd = stream.fileno()
+    except (OSError, ValueError):  # no file descriptor (io.UnsupportedOperation is both)
+        return
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    try:
+        os.dup2(devnull, fd)
+    finally:
+        os.close(devnull)

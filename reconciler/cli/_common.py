@@ -5,8 +5,10 @@ from __future__ import annotations
 import argparse
 import asyncio
 import logging
+import math
 import os
 import sys
+from collections.abc import Callable
 from typing import TYPE_CHECKING, TextIO
 
 from reconciler.errors import ReconcilerError, ValidationFailed
@@ -45,28 +47,28 @@ def add_api_options(parser: argparse.ArgumentParser) -> None:
     )
     group.add_argument(
         "--concurrency",
-        type=_positive_int,
+        type=int_range(1, 256),
         metavar="N",
-        help="most requests in flight at once (default: 16)",
+        help="most requests in flight at once, 1 to 256 (default: 16)",
     )
     group.add_argument(
         "--rate-limit",
-        type=_positive_float,
+        type=float_range(0, 10_000, above_low=True),
         metavar="RPS",
-        help="most requests started per second (default: adaptive: start fast, slow down on "
-        "the API's first 429 and hold near its limit)",
+        help="most requests started per second, at most 10000 (default: adaptive: start fast, "
+        "slow down on the API's first 429 and hold near its limit)",
     )
     group.add_argument(
         "--max-attempts",
-        type=_positive_int,
+        type=int_range(1, 100),
         metavar="N",
         help="tries of one request before giving up on 429, 5xx and network errors (default: 6)",
     )
     group.add_argument(
         "--request-timeout",
-        type=_positive_float,
+        type=float_range(0, 3600, above_low=True),
         metavar="SECONDS",
-        help="timeout of each HTTP request (default: 30)",
+        help="timeout of each HTTP request, at most 3600 (default: 30)",
     )
     group.add_argument(
         "--insecure-skip-tls-verify",
@@ -134,8 +136,12 @@ def api_settings(args: argparse.Namespace) -> ApiSettings:
     return settings
 
 
-def use_color(args: argparse.Namespace, stream: TextIO = sys.stdout) -> bool:
-    """Colour only for a person at a terminal: NO_COLOR and CI always turn it off."""
+def use_color(args: argparse.Namespace, stream: TextIO | None = None) -> bool:
+    """Colour only for a person at a terminal: NO_COLOR and CI always turn it off.
+
+    The stream defaults to sys.stdout as it is at the call, not at import: it may be replaced.
+    """
+    stream = sys.stdout if stream is None else stream
     choice = getattr(args, "color", "auto")
     if choice == "never" or os.environ.get("NO_COLOR"):
         return False
@@ -182,15 +188,39 @@ def report_error(exc: ReconcilerError) -> None:
         print(f"hint: {exc.hint}", file=sys.stderr)
 
 
-def _positive_int(text: str) -> int:
-    value = int(text)
-    if value < 1:
-        raise argparse.ArgumentTypeError("must be at least 1")
-    return value
+def int_range(low: int, high: int) -> Callable[[str], int]:
+    """An argparse type for a whole number from `low` to `high`; the bounds keep a typo such as
+    an extra zero from hanging a run or flooding the API."""
+
+    def parse(text: str) -> int:
+        try:
+            value = int(text)
+        except ValueError:
+            value = None
+        if value is None or not low <= value <= high:
+            raise argparse.ArgumentTypeError(
+                f"must be a whole number from {low} to {high}, not {text!r}"
+            )
+        return value
+
+    return parse
 
 
-def _positive_float(text: str) -> float:
-    value = float(text)
-    if not value > 0:
-        raise argparse.ArgumentTypeError("must be greater than 0")
-    return value
+def float_range(low: float, high: float, *, above_low: bool = False) -> Callable[[str], float]:
+    """An argparse type for a finite number in a range: float() also accepts "nan" and "inf",
+    which would make every wait fail at once or never end."""
+    wanted = (
+        f"greater than {low:g} and at most {high:g}" if above_low else f"from {low:g} to {high:g}"
+    )
+
+    def parse(text: str) -> float:
+        try:
+            value = float(text)
+        except ValueError:
+            value = math.nan
+        fits = low < value <= high if above_low else low <= value <= high
+        if not (math.isfinite(value) and fits):
+            raise argparse.ArgumentTypeError(f"must be a number {wanted}, not {text!r}")
+        return value
+
+    return parse

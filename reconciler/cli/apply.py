@@ -54,14 +54,14 @@ def register(sub: Any) -> None:
     )
     parser.add_argument(
         "--timeout",
-        type=float,
+        type=_common.float_range(0, 86_400, above_low=True),
         default=600.0,
         metavar="SECONDS",
         help="longest wait per cluster for AVAILABLE, before and after its PATCH (default: 600)",
     )
     parser.add_argument(
         "--settle-seconds",
-        type=float,
+        type=_common.float_range(0, 3600),
         default=5.0,
         metavar="SECONDS",
         help="a cluster never seen BUSY after its PATCH counts as converged only "

@@ -18,25 +18,7 @@ if TYPE_CHECKING:
     from reconciler.emulator import Emulator
 
 
-def _share(text: str) -> float:
-    value = float(text)
-    if not 0.0 <= value <= 1.0:
-        raise argparse.ArgumentTypeError("must be a share from 0 to 1")
-    return value
-
-
-def _non_negative(text: str) -> float:
-    value = float(text)
-    if not value >= 0:
-        raise argparse.ArgumentTypeError("must be 0 or more")
-    return value
-
-
-def _port(text: str) -> int:
-    value = int(text)
-    if not 0 <= value <= 65535:
-        raise argparse.ArgumentTypeError("must be from 0 to 65535")
-    return value
+SHARE = _common.float_range(0, 1)
 
 
 def register(sub: Any) -> None:
@@ -59,20 +41,20 @@ def register(sub: Any) -> None:
     )
     parser.add_argument(
         "--port",
-        type=_port,
+        type=_common.int_range(0, 65535),
         default=8080,
         help="port to listen on; 0 picks a free one (default: 8080)",
     )
     parser.add_argument(
         "--busy-seconds",
-        type=_non_negative,
+        type=_common.float_range(0, 3600),
         default=5.0,
         metavar="SECONDS",
         help="how long a cluster stays BUSY after a PATCH (default: 5)",
     )
     parser.add_argument(
         "--latency-ms",
-        type=_non_negative,
+        type=_common.float_range(0, 60_000),
         default=0.0,
         metavar="MS",
         help="delay added to every request (default: 0)",
@@ -86,7 +68,7 @@ def register(sub: Any) -> None:
     )
     source.add_argument(
         "--count",
-        type=_common._positive_int,
+        type=_common.int_range(1, 100_000),
         metavar="N",
         help="start with N generated clusters instead of the demo set",
     )
@@ -99,21 +81,21 @@ def register(sub: Any) -> None:
     faults = parser.add_argument_group("faults", "shares of requests that fail, from 0 to 1")
     faults.add_argument(
         "--fail-429",
-        type=_share,
+        type=SHARE,
         default=0.0,
         metavar="SHARE",
         help="answer 429 with a Retry-After header",
     )
     faults.add_argument(
         "--retry-after",
-        type=_non_negative,
+        type=_common.float_range(0, 3600),
         default=1.0,
         metavar="SECONDS",
         help="the Retry-After of those 429 answers (default: 1)",
     )
     faults.add_argument(
         "--fail-5xx",
-        type=_share,
+        type=SHARE,
         default=0.0,
         metavar="SHARE",
         help="answer with a server error (see --status-5xx)",
@@ -128,7 +110,7 @@ def register(sub: Any) -> None:
     )
     faults.add_argument(
         "--drop",
-        type=_share,
+        type=SHARE,
         default=0.0,
         metavar="SHARE",
         help="close the connection without any response",
