@@ -115,6 +115,14 @@ def register(sub: Any) -> None:
         metavar="SHARE",
         help="close the connection without any response",
     )
+    faults.add_argument(
+        "--answer-delay",
+        type=_common.float_range(0, 3600),
+        default=0.0,
+        metavar="SECONDS",
+        help="make every accepted update at once but hold its answer this long (a client "
+        "whose request times out meanwhile must not send it again blindly)",
+    )
     auth = parser.add_argument_group("credentials to require (default: accept any)")
     auth.add_argument("--token", help="accept only this Bearer token")
     auth.add_argument("--username", help="accept only this Basic user (with --password)")
@@ -163,6 +171,7 @@ def run(args: argparse.Namespace) -> int:
             rate_5xx=args.fail_5xx,
             status_5xx=args.status_5xx,
             rate_drop=args.drop,
+            patch_answer_delay=args.answer_delay,
             seed=args.seed,
         ),
         token=args.token,
