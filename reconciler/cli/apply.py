@@ -16,8 +16,10 @@ from reconciler.errors import UsageError
 
 if TYPE_CHECKING:
     from reconciler.apply import ApplyOptions
+    from reconciler.client import Client
     from reconciler.config import ApiSettings
     from reconciler.model import ApplyReport, Plan
+    from reconciler.planner import LiveResult
 
 FORMATS = ("text", "json")
 
@@ -112,19 +114,19 @@ def run(args: argparse.Namespace) -> int:
     else:
         loaded = loader.load(args.paths)
 
-        async def make() -> Plan:
+        async def fetch() -> tuple[dict[str, LiveResult], Client]:
             async with Client(settings) as client:
-                live = await engine.fetch(client, loaded.clusters, wait_busy=options)
-            return engine.make_plan(loaded, live, client)
+                return await engine.fetch(client, loaded.clusters, wait_busy=options), client
 
-        plan = asyncio.run(make())
+        live, client = _common.run(fetch)
+        plan = engine.make_plan(loaded, live, client)
         for line in render.plan_text(plan, color=color):
             print(line, file=sys.stdout if args.format == "text" else sys.stderr)
         if plan.has_changes and not args.auto_approve:
             _confirm(plan)
 
-    report = asyncio.run(
-        _apply(
+    report = _common.run(
+        lambda: _apply(
             settings,
             plan,
             options,

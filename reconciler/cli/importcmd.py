@@ -63,7 +63,7 @@ def run(args: argparse.Namespace) -> int:
     from reconciler.errors import ReconcilerError
 
     settings = _common.api_settings(args)
-    clusters = asyncio.run(_fetch(settings, args))
+    clusters = _common.run(lambda: _fetch(settings, args))
     if not clusters:
         print("No clusters to import.", file=sys.stderr)
         return 0
