@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import logging
+import math
 import os
 import signal
 import sys
@@ -133,6 +134,13 @@ def register(sub: Any) -> None:
         metavar="SHARE",
         help="close the connection without any response",
     )
+    faults.add_argument(
+        "--rate-limit",
+        type=_rate,
+        metavar="RPS",
+        help="serve at most RPS requests per second, all clients together (a burst of one "
+        "second's worth); answer the others 429 with a Retry-After of when the next is served",
+    )
     auth = parser.add_argument_group("credentials to require (default: accept any)")
     auth.add_argument("--token", help="accept only this Bearer token")
     auth.add_argument("--username", help="accept only this Basic user (with --password)")
@@ -182,6 +190,7 @@ def run(args: argparse.Namespace) -> int:
             status_5xx=args.status_5xx,
             rate_drop=args.drop,
             seed=args.seed,
+            rate_limit=args.rate_limit,
         ),
         token=args.token,
         username=args.username,
@@ -203,6 +212,14 @@ def _api(flag: str | None) -> str:
     value = os.environ.get("RECONCILER_API", "").strip() or "v1"
     if value not in API_VERSIONS:
         raise ConfigError(f"RECONCILER_API must be v1 or v2, not {value!r}")
+    return value
+
+
+def _rate(text: str) -> float:
+    """--rate-limit: requests per second, a fraction too (0.5 is one every two seconds)."""
+    value = float(text)
+    if not (value > 0 and math.isfinite(value)):
+        raise argparse.ArgumentTypeError("must be a number of requests per second above 0")
     return value
 
 
