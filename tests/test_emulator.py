@@ -635,7 +635,7 @@ def test_the_command_serves_until_stopped_and_exits_0(tmp_path: Path, stop: sign
 
 
 def test_the_command_throttles_to_the_rate_limit(tmp_path: Path) -> None:
-    with running_command(tmp_path, ["--rate-limit", "2"]) as (proc, url):
+    with running_command(tmp_path, ["--throttle", "2"]) as (proc, url):
         with httpx.Client(base_url=url, headers=BEARER, timeout=5) as http:
             answers = [http.get("/clusters") for _ in range(3)]
         proc.send_signal(signal.SIGTERM)
@@ -650,7 +650,7 @@ def test_the_command_throttles_to_the_rate_limit(tmp_path: Path) -> None:
     [(["--clusters", "no-such-file.json"], "cannot load clusters"),
      (["--username", "alice"], "--username and --password go together"),
      (["--drop", "1.5"], "must be a share from 0 to 1"),
-     (["--rate-limit", "0"], "must be a number of requests per second above 0")],
+     (["--throttle", "0"], "must be a number of requests per second above 0")],
 )  # fmt: skip
 def test_the_command_refuses_bad_settings_with_exit_1(
     argv: list[str], message: str, capsys: pytest.CaptureFixture[str]

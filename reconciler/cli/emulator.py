@@ -135,7 +135,7 @@ def register(sub: Any) -> None:
         help="close the connection without any response",
     )
     faults.add_argument(
-        "--rate-limit",
+        "--throttle",
         type=_rate,
         metavar="RPS",
         help="serve at most RPS requests per second, all clients together (a burst of one "
@@ -190,7 +190,7 @@ def run(args: argparse.Namespace) -> int:
             status_5xx=args.status_5xx,
             rate_drop=args.drop,
             seed=args.seed,
-            rate_limit=args.rate_limit,
+            rate_limit=args.throttle,
         ),
         token=args.token,
         username=args.username,
@@ -216,7 +216,9 @@ def _api(flag: str | None) -> str:
 
 
 def _rate(text: str) -> float:
-    """--rate-limit: requests per second, a fraction too (0.5 is one every two seconds)."""
+    """--throttle: requests per second, a fraction too (0.5 is one every two seconds).
+
+    Not --rate-limit: that is the client's own ceiling on the other commands."""
     value = float(text)
     if not (value > 0 and math.isfinite(value)):
         raise argparse.ArgumentTypeError("must be a number of requests per second above 0")
