@@ -634,11 +634,23 @@ def test_the_command_serves_until_stopped_and_exits_0(tmp_path: Path, stop: sign
     assert "GET /clusters 200 " in err
 
 
+def test_the_command_throttles_to_the_rate_limit(tmp_path: Path) -> None:
+    with running_command(tmp_path, ["--throttle", "2"]) as (proc, url):
+        with httpx.Client(base_url=url, headers=BEARER, timeout=5) as http:
+            answers = [http.get("/clusters") for _ in range(3)]
+        proc.send_signal(signal.SIGTERM)
+        _, err = proc.communicate(timeout=10)
+    assert [a.status_code for a in answers] == [200, 200, 429]
+    assert answers[2].headers["Retry-After"] == "1"
+    assert "GET /clusters 429 " in err and "[fault: throttle]" in err
+
+
 @pytest.mark.parametrize(
     ("argv", "message"),
     [(["--clusters", "no-such-file.json"], "cannot load clusters"),
      (["--username", "alice"], "--username and --password go together"),
-     (["--drop", "1.5"], "argument --drop: must be a number from 0 to 1")],
+     (["--drop", "1.5"], "argument --drop: must be a number from 0 to 1"),
+     (["--throttle", "0"], "argument --throttle: must be a number greater than 0")],
 )  # fmt: skip
 def test_the_command_refuses_bad_settings_with_exit_1(
     argv: list[str], message: str, capsys: pytest.CaptureFixture[str]

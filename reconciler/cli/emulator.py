@@ -123,6 +123,13 @@ def register(sub: Any) -> None:
         help="make every accepted update at once but hold its answer this long (a client "
         "whose request times out meanwhile must not send it again blindly)",
     )
+    faults.add_argument(
+        "--throttle",
+        type=_common.float_range(0, 100_000, above_low=True),
+        metavar="RPS",
+        help="serve at most RPS requests per second, all clients together (a burst of one "
+        "second's worth); answer the others 429 with a Retry-After of when the next is served",
+    )
     auth = parser.add_argument_group("credentials to require (default: accept any)")
     auth.add_argument("--token", help="accept only this Bearer token")
     auth.add_argument("--username", help="accept only this Basic user (with --password)")
@@ -173,6 +180,7 @@ def run(args: argparse.Namespace) -> int:
             rate_drop=args.drop,
             patch_answer_delay=args.answer_delay,
             seed=args.seed,
+            rate_limit=args.throttle,
         ),
         token=args.token,
         username=args.username,

@@ -3,7 +3,7 @@ tests and the benchmarks.
 
 The real API cannot be reached from CI, so the project's fidelity is this emulator's fidelity:
 it reproduces the endpoints, shapes, paging, errors, the life of a change, v2's traps, and
-switchable faults (latency, 429, 5xx, dropped connections).
+switchable faults (latency, 429, 5xx, dropped connections, a rate limit).
 """
 
 from reconciler.emulator.faults import Faults

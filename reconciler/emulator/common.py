@@ -3,17 +3,23 @@
 Everything here is synchronous and guarded by one lock, so the HTTP server thread and a test
 thread can both touch a store. A change in progress is computed lazily from a monotonic
 deadline: no background task has to flip a cluster back to AVAILABLE.
+
+A list page costs what the page holds, not what the fleet holds (benchmarks of a client's
+paging run against 100,000 clusters): entries are kept in an insertion-ordered list that an
+unfiltered page slices, only the page is copied, and the changes in progress wait in a heap by
+deadline, so a request settles only those that are due.
 """
 
 from __future__ import annotations
 
-import copy
+import heapq
+import itertools
 import math
 import re
 import threading
 import time
 import uuid
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -60,6 +66,21 @@ def _parse_iso(text: Any) -> datetime | None:
         return datetime.fromisoformat(text.replace("Z", "+00:00"))
     except ValueError:
         return None
+
+
+def json_copy(value: Any) -> Any:
+    """A deep copy of JSON-shaped data (dicts, lists, scalars), several times faster than
+    copy.deepcopy, which a 1,000-cluster page would otherwise spend most of its time in."""
+    if isinstance(value, dict):
+        return {key: json_copy(item) for key, item in value.items()}
+    if isinstance(value, list):
+        return [json_copy(item) for item in value]
+    return value
+
+
+def copy_cluster(cluster: dict[str, Any]) -> dict[str, Any]:
+    """json_copy of one cluster object, typed as one."""
+    return {key: json_copy(item) for key, item in cluster.items()}
 
 
 def user_id_for(user: str) -> str:
@@ -120,7 +141,11 @@ class Entry:
 
 
 class StoreBase:
-    """Clusters by id, in insertion order (the order lists return them in)."""
+    """Clusters by id, in insertion order (the order lists return them in).
+
+    No cluster is ever removed, so `_order` (the same entries as `_entries`, in order) can be
+    sliced for a page.
+    """
 
     def __init__(
         self,
@@ -135,17 +160,48 @@ class StoreBase:
         self._wall = wall_clock
         self._lock = threading.RLock()
         self._entries: dict[str, Entry] = {}
+        self._order: list[Entry] = []
+        #: (busy_until, tie-breaker, entry) of changes in progress; an item whose entry has
+        #: since settled or begun a later change is harmless: settling it then does nothing
+        self._due: list[tuple[float, int, Entry]] = []
+        self._ticket = itertools.count()
         for cluster in clusters:
-            self._entries[str(cluster["id"])] = Entry(copy.deepcopy(cluster))
+            self._add(Entry(copy_cluster(cluster)))
 
     def __len__(self) -> int:
         with self._lock:
             return len(self._entries)
 
+    def _add(self, entry: Entry) -> None:
+        self._entries[str(entry.cluster["id"])] = entry
+        self._order.append(entry)
+
     def _settle(self, entry: Entry) -> None:
         if entry.busy_until is not None and self._clock() >= entry.busy_until:
             entry.busy_until = None
             entry.cluster["metadata"]["state"] = "AVAILABLE"
+
+    def _settle_due(self) -> None:
+        """Settle every change whose time has come, and only those."""
+        now = self._clock()
+        while self._due and self._due[0][0] <= now:
+            self._settle(heapq.heappop(self._due)[2])
+
+    def _page(
+        self, offset: int, limit: int, keep: Callable[[Entry], bool] | None = None
+    ) -> tuple[list[dict[str, Any]], bool]:
+        """Copies of one page of the entries `keep` selects (all when None), and whether more
+        follow. Unfiltered, only the page is looked at; filtered, the scan stops once the
+        page and one more are found, and nothing but the page is copied."""
+        self._settle_due()
+        end = offset + limit
+        if keep is None:
+            chosen, more = self._order[offset:end], end < len(self._order)
+        else:
+            found: Iterator[Entry] = (entry for entry in self._order if keep(entry))
+            matching = list(itertools.islice(found, end + 1))
+            chosen, more = matching[offset:end], len(matching) > end
+        return [copy_cluster(entry.cluster) for entry in chosen], more
 
     def _find(self, cluster_id: str) -> Entry | None:
         entry = self._entries.get(cluster_id)
@@ -164,7 +220,7 @@ class StoreBase:
 
     def get(self, cluster_id: str) -> dict[str, Any]:
         with self._lock:
-            return copy.deepcopy(self._entry(cluster_id).cluster)
+            return copy_cluster(self._entry(cluster_id).cluster)
 
     def ids(self) -> list[str]:
         with self._lock:
@@ -188,6 +244,7 @@ class StoreBase:
             entry.busy_until = math.inf
         elif self.busy_seconds > 0:
             entry.busy_until = self._clock() + self.busy_seconds
+            heapq.heappush(self._due, (entry.busy_until, next(self._ticket), entry))
         else:
             entry.busy_until = None
         entry.cluster["metadata"]["state"] = (

@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import math
 import random
 import threading
+import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 
@@ -12,7 +15,8 @@ class Faults:
     """What goes wrong, and how often. Fields may be assigned while the emulator serves.
 
     Each request draws one number from a generator seeded with `seed`, so a run with the same
-    requests in the same order meets the same faults.
+    requests in the same order meets the same faults (a request the throttle answers draws
+    none).
     """
 
     #: share of requests answered 429 with a Retry-After header
@@ -37,6 +41,15 @@ class Faults:
     #: v2 only: cluster ids whose accepted PUT also changes a property nobody asked to change
     #: (the maintenance window moves by an hour), so a test can prove a client notices
     collateral: set[str] = field(default_factory=set)
+    #: requests per second served, all clients together; beyond it 429 with a Retry-After
+    #: (see Throttle). None: no limit
+    rate_limit: float | None = None
+
+    def __post_init__(self) -> None:
+        if self.rate_limit is not None and not (
+            self.rate_limit > 0 and math.isfinite(self.rate_limit)
+        ):
+            raise ValueError(f"rate_limit must be more than 0, not {self.rate_limit!r}")
 
     def is_stuck(self, cluster_id: str) -> bool:
         return _has(self.stuck_busy, cluster_id)
@@ -60,6 +73,47 @@ def _has(ids: set[str], cluster_id: str) -> bool:
 DROP = "drop"
 TOO_MANY = "429"
 SERVER_ERROR = "5xx"
+THROTTLE = "throttle"
+
+
+class Throttle:
+    """The token bucket behind `Faults.rate_limit`, shared by every request.
+
+    It holds one second's worth of tokens (at least one) and starts full. Not less: Retry-After
+    counts whole seconds, so a client that waits as told comes back a second later at the
+    soonest, and a smaller bucket would hold it below the rate. Not more: a burst past one
+    second's worth would let a client measure more than the rate over a short run.
+    """
+
+    def __init__(self, clock: Callable[[], float] = time.monotonic) -> None:
+        self._clock = clock
+        self._lock = threading.Lock()
+        self._rate: float | None = None
+        self._tokens = 0.0
+        self._at = 0.0
+
+    def take(self, rate: float | None) -> float | None:
+        """Spend a token: None when there was one, else the seconds until there is one.
+
+        A changed rate applies from now on; tokens saved beyond the new bucket are lost."""
+        if rate is None:
+            with self._lock:
+                self._rate = None
+            return None
+        if not (rate > 0 and math.isfinite(rate)):
+            raise ValueError(f"rate_limit must be a positive number of requests, not {rate!r}")
+        capacity = max(1.0, rate)
+        with self._lock:
+            now = self._clock()
+            if self._rate is None:
+                self._tokens = capacity
+            else:
+                self._tokens = min(capacity, self._tokens + (now - self._at) * self._rate)
+            self._rate, self._at = rate, now
+            if self._tokens >= 1.0:
+                self._tokens -= 1.0
+                return None
+            return (1.0 - self._tokens) / rate
 
 
 class FaultDice:

@@ -19,7 +19,15 @@ from aiohttp import web
 
 from reconciler.emulator import routes_v1, routes_v2
 from reconciler.emulator.common import INJECTED, ApiProblem, StoreBase, error_body
-from reconciler.emulator.faults import DROP, SERVER_ERROR, TOO_MANY, FaultDice, Faults
+from reconciler.emulator.faults import (
+    DROP,
+    SERVER_ERROR,
+    THROTTLE,
+    TOO_MANY,
+    FaultDice,
+    Faults,
+    Throttle,
+)
 from reconciler.emulator.seed import demo_clusters, in_shape
 from reconciler.emulator.state import ClusterStore
 from reconciler.emulator.state_v2 import ClusterStoreV2, Event, read_shape
@@ -34,6 +42,7 @@ from reconciler.emulator.wire import (
     problem,
     seconds,
     short,
+    throttled,
 )
 
 log = logging.getLogger("reconciler.emulator")
@@ -74,6 +83,7 @@ class Emulator:
         self.password = password
         self.url: str | None = None
         self._dice = FaultDice()
+        self._throttle = Throttle()
         self._lock = threading.Lock()
         self._records: list[RequestRecord] = []
         self._in_flight = 0
@@ -276,10 +286,15 @@ class Emulator:
             if self.latency_ms > 0:
                 await asyncio.sleep(self.latency_ms / 1000)
             faults = self.faults
-            fault = self._dice.roll(faults)
             auth = auth_kind(request)
             header = request.headers.get("Authorization")
             caller = caller_id(header) if header else None
+            rate = faults.rate_limit
+            wait = self._throttle.take(rate)
+            if wait is not None and rate is not None:
+                fault, status = THROTTLE, 429
+                return throttled(rate, wait)
+            fault = self._dice.roll(faults)
             response, injected = await self._respond(request, handler, faults, fault)
             status = response.status
             if injected:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import copy
 from collections.abc import Callable
 from typing import Any
 
@@ -10,10 +9,13 @@ from reconciler.emulator.common import (
     CONSOLE_USER,
     INJECTED,
     ApiProblem,
+    Entry,
     StoreBase,
     check_string,
     check_window,
+    copy_cluster,
     int_check,
+    json_copy,
     need,
 )
 
@@ -115,14 +117,15 @@ class ClusterStore(StoreBase):
     ) -> tuple[list[dict[str, Any]], bool]:
         """One page, and whether more items follow it."""
         with self._lock:
-            matching = []
-            for entry in self._entries.values():
-                display = str(entry.cluster.get("properties", {}).get("displayName", ""))
-                if name is None or name.lower() in display.lower():
-                    self._settle(entry)
-                    matching.append(entry)
-            page = [copy.deepcopy(e.cluster) for e in matching[offset : offset + limit]]
-            return page, offset + limit < len(matching)
+            if name is None:
+                return self._page(offset, limit)
+            needle = name.lower()
+
+            def named(entry: Entry) -> bool:
+                display = entry.cluster.get("properties", {}).get("displayName", "")
+                return needle in str(display).lower()
+
+            return self._page(offset, limit, named)
 
     def patch(
         self,
@@ -153,10 +156,10 @@ class ClusterStore(StoreBase):
                 else:
                     # includes "connections": [] which removes the network connection, as the
                     # real API does
-                    live[name] = copy.deepcopy(value)
+                    live[name] = json_copy(value)
             self._touch(cluster, user)
             self._begin_change(entry, stuck=stuck, busy_state="BUSY")
-            return copy.deepcopy(cluster)
+            return copy_cluster(cluster)
 
     # ------------------------------------------------------------ out-of-band changes
 

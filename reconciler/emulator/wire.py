@@ -11,7 +11,7 @@ from typing import Any
 
 from aiohttp import web
 
-from reconciler.emulator.common import ANONYMOUS_USER, UUID_PATTERN, ApiProblem
+from reconciler.emulator.common import ANONYMOUS_USER, UUID_PATTERN, ApiProblem, error_body
 
 REASONS = {
     500: "internal server error",
@@ -111,6 +111,14 @@ def seconds(value: float) -> str:
     """Retry-After carries whole seconds (RFC 9110); round a fraction up, never to 0."""
     whole = int(value)
     return str(whole if whole == value else whole + 1)
+
+
+def throttled(rate: float, wait: float) -> web.Response:
+    """The throttle's 429: Retry-After is when the next token comes, in whole seconds (>= 1)."""
+    after = seconds(max(wait, 1.0))
+    message = f"more than {rate:g} requests per second: retry after {after} s"
+    body = error_body(429, "rate-limited", message)
+    return json_response(429, body, headers={"Retry-After": after})
 
 
 def caller_id(authorization: str) -> str:
