@@ -99,7 +99,7 @@ class EmulatorProcess:
         for line in self.log_path.read_text(errors="replace").splitlines():
             # "HH:MM:SS METHOD /path STATUS 12.3ms [fault: ...]"
             parts = line.split()
-            if len(parts) >= 4 and parts[1] in ("GET", "PATCH"):
+            if len(parts) >= 4 and parts[1] in ("GET", "PATCH", "PUT"):
                 status = 0 if parts[3] == "dropped" else int(parts[3])
                 counts[(parts[1], status)] += 1
         return counts

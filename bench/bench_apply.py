@@ -1,4 +1,4 @@
-"""`reconciler apply` of 200 changed clusters, each BUSY for 2 s after its PATCH.
+"""`reconciler apply` of 1,000 changed clusters, each BUSY for 2 s after its PATCH.
 
 The real command runs as a subprocess (`apply DIR --auto-approve --format json`) against the
 emulator in its own process (20 ms latency per request, 2 s BUSY after each PATCH). A run that
@@ -11,6 +11,11 @@ same run against a fresh emulator:
   poll the patched clusters one after the other until each is AVAILABLE with the new pooler;
 - "wait for each": GET, PATCH, poll until AVAILABLE, then the next cluster, as SDK examples
   and Ansible-style loops do. At ~2 s a cluster it is timed on a few and scaled up.
+
+Then the rate: with default settings the ceiling on requests per second adapts (see
+reconciler/rate.py); against an emulator that throttles at 50 requests/s (a token bucket
+answering 429 with Retry-After) every cluster must converge with exactly one accepted PATCH,
+and under 10% of the requests may be answered 429.
 """
 
 from __future__ import annotations
@@ -44,10 +49,16 @@ from bench._common import (
 from reconciler.dialects.v1 import DEFAULT_POOLER
 from reconciler.emulator import generate_clusters
 
-COUNT = 200
+COUNT = 1000
 LATENCY_MS = 20
 BUSY_S = 2.0
 TARGET_S = 6.0
+#: the "patch all, then poll" baseline is timed on this many and scaled up
+ALL_THEN_POLL_SAMPLE = 200
+#: requests per second the throttling emulator serves
+THROTTLE_RPS = 50
+#: largest share of requests answered 429 against it
+TARGET_429_SHARE = 0.10
 
 Served = Counter[tuple[str, int]]
 #: clusters the "wait for each" baseline is timed on
@@ -151,13 +162,17 @@ def main() -> None:
                 apply_once(emu.url, there[0].parent, emu.served),
                 apply_once(emu.url, back[0].parent, emu.served),
             ]
-            # the same with the rate ceiling out of the way, to show what it costs
-            unlimited = apply_once(emu.url, there[0].parent, emu.served, "--rate-limit", "1000")
+            # the same under the old fixed default ceiling, to show what a fixed one costs
+            unlimited = apply_once(emu.url, there[0].parent, emu.served, "--rate-limit", "100")
+        with emulator(*args, "--throttle", str(THROTTLE_RPS)) as emu:
+            throttled = apply_once(emu.url, there[0].parent, emu.served)
+            throttled_429 = count(emu.served(), status=429)
         with emulator(*args) as emu:
             script = Script(emu.url)
             try:
-                all_then_poll = script.patch_all_then_poll(there)
-                base_patches = script.patches
+                sample = there[:ALL_THEN_POLL_SAMPLE]
+                all_then_poll = script.patch_all_then_poll(sample) * COUNT / len(sample)
+                base_patches = script.patches * COUNT // len(sample)
                 each = script.wait_for_each(back[:WAIT_EACH_SAMPLE]) * COUNT / WAIT_EACH_SAMPLE
             finally:
                 script.close()
@@ -215,7 +230,27 @@ def main() -> None:
     )
     print(
         f"default settings (runs 1 and 2): {seconds([r.run.seconds for r in runs])} s; "
-        f"the default ceiling of 100 requests/s spreads {COUNT} PATCHes over ~{COUNT / 100:g} s"
+        f"a fixed ceiling of 100 requests/s spreads {COUNT} PATCHes over ~{COUNT / 100:g} s; "
+        f"the 'patch all, then poll' baseline is timed on {ALL_THEN_POLL_SAMPLE} and scaled"
+    )
+    share = throttled_429 / max(1, throttled.requests)
+    accepted_ok = throttled.accepted == COUNT
+    print_table(
+        f"the adaptive rate against an emulator that serves {THROTTLE_RPS} requests/s "
+        "(429 with Retry-After beyond)",
+        ("figure", "wall", "converged", "PATCHes accepted", "requests", "429s", "verdict"),
+        [
+            (
+                "apply, default settings",
+                f"{throttled.run.seconds:.1f} s",
+                f"{throttled.report['summary']['converged']}",
+                f"{throttled.accepted} of {throttled.patches} sent",
+                f"{throttled.requests}",
+                f"{throttled_429} ({share:.1%})",
+                f"429 share {verdict(share, TARGET_429_SHARE, '')}; one PATCH each "
+                + ("ok" if accepted_ok else f"WRONG: {throttled.accepted} for {COUNT}"),
+            )
+        ],
     )
     print(
         f"peak RSS "

@@ -3,9 +3,9 @@
 The API publishes no rate limit. A fixed ceiling low enough to be safe everywhere wastes time
 where the API would take more (1,000 updates at 100/s cost ten seconds of waiting), so by
 default the ceiling adapts the way AWS's adaptive retry mode and TCP do: start fast, cut the
-rate on the first throttle (a 429) to a share of what was actually being sent, then raise it a
-little each second while nothing is throttled, so it holds near the API's real limit. Pacing
-itself is aiolimiter's leaky bucket; this module only moves its rate.
+rate on the first throttle (a 429) to a share of what the API actually served in the last
+second, then raise it a little each second while nothing is throttled, so it holds near the
+API's real limit. Pacing itself is aiolimiter's leaky bucket; this module only moves its rate.
 """
 
 from __future__ import annotations
@@ -60,7 +60,8 @@ class AdaptiveRate:
         self.throttles = 0
         self._clock = clock
         self._limiter = _bucket(start)
-        self._started: collections.deque[float] = collections.deque()
+        #: when the answers of the last second that were not throttled came
+        self._served: collections.deque[float] = collections.deque()
         self._last_change = clock()
 
     async def acquire(self) -> None:
@@ -69,23 +70,24 @@ class AdaptiveRate:
         if limiter is not self._limiter:
             # the rate moved while this request waited: queue it behind the new rate too
             await self._limiter.acquire()
-        now = self._clock()
-        self._started.append(now)
-        while self._started and self._started[0] < now - 1.0:
-            self._started.popleft()
 
     def answered(self, *, throttled: bool) -> None:
         """Move the ceiling after an answer: down on a throttle (once per second at most, since
         the requests already in flight were sent at the old rate), up slowly otherwise."""
         now = self._clock()
+        while self._served and self._served[0] < now - 1.0:
+            self._served.popleft()
         elapsed = now - self._last_change
         if throttled:
             self.throttles += 1
             if elapsed < 1.0 and self.rate < self.ceiling:
                 return
-            sent = len([t for t in self._started if t >= now - 1.0]) or self.rate
-            self._set(max(self.floor, min(self.rate, sent) * self.decrease), now)
-        elif self.rate < self.ceiling and elapsed >= 1.0:
+            # what the API took in the last second is the best guess of its limit
+            served = len(self._served) or self.rate
+            self._set(max(self.floor, min(self.rate, served) * self.decrease), now)
+            return
+        self._served.append(now)
+        if self.rate < self.ceiling and elapsed >= 1.0:
             self._set(min(self.ceiling, self.rate + self.increase_per_second * elapsed), now)
 
     def _set(self, rate: float, now: float) -> None:
