@@ -1,6 +1,6 @@
-"""Nothing in the example pipelines shows a stale plan as current: the pull-request comment is
-replaced when a plan fails (and the job still fails). The steps' own shell scripts run here,
-with a stand-in `gh`."""
+"""Nothing in the example pipelines shows a stale plan as current or applies a plan nobody read:
+the pull-request comment is replaced when a plan fails (and the job still fails), and GitLab's
+apply on main waits for a person. The steps' own shell scripts run here, with a stand-in `gh`."""
 
 from __future__ import annotations
 
@@ -164,3 +164,12 @@ def test_a_successful_plan_is_the_comment(runner: tuple[Path, dict[str, str], Pa
     assert body == (checkout / "plan.md").read_text()
     assert body.startswith("### reconciler plan")
     assert "**Plan: 1 to change" in body
+
+
+def test_gitlab_applies_on_main_only_when_a_person_starts_it() -> None:
+    pipeline = yaml.safe_load((GITOPS / ".gitlab-ci.yml").read_text())
+    apply = pipeline["apply"]
+    assert [rule.get("when") for rule in apply["rules"]] == ["manual"]
+    assert apply.get("allow_failure", False) is False  # later stages and the pipeline wait
+    assert apply["resource_group"] == "ionos-clusters"
+    assert apply["environment"] == "production"
