@@ -14,8 +14,10 @@ from typing import TYPE_CHECKING, Any
 
 from reconciler.drift import DEFAULT_IGNORE_FILE, IgnoreRule
 from reconciler.errors import Problem, UsageError, ValidationFailed
+from reconciler.literal import literal
 from reconciler.resources import load_schema
-from reconciler.yamlread import Pos, Reader, Where, decode, dotted, explain, once, read_bytes
+from reconciler.verdicts import explain, once
+from reconciler.yamlread import Pos, Reader, Where, decode, dotted, read_bytes
 
 if TYPE_CHECKING:
     from jsonschema import Draft202012Validator
@@ -67,7 +69,7 @@ def parse(text: str, path: str) -> tuple[tuple[IgnoreRule, ...], list[Problem]]:
     reader = Reader(
         path,
         expected="an ignore file",
-        mapping="a mapping with 'ignore'",
+        mapping='a mapping with "ignore"',
         allow_empty=True,
         dates_as_text=True,
     )
@@ -105,7 +107,7 @@ def _ignore_verdicts(reader: Reader, error: ValidationError, at: Pos | None) -> 
     instance: Any = error.instance
     if where[-1:] == ("until",) and error.validator in ("pattern", "minLength", "maxLength"):
         # the length rules catch what `$` lets through: "2026-12-31\n"
-        once(reader, at, f"{prefix}{instance!r} is not a date written YYYY-MM-DD")
+        once(reader, at, f"{prefix}{literal(instance)} is not a date written YYYY-MM-DD")
         return True
     if error.validator == "pattern":
         reader.problem(at, f"{prefix}must not be empty")
@@ -122,7 +124,7 @@ def _rule(reader: Reader, entry: dict[str, Any], index: int) -> IgnoreRule:
         except ValueError:
             reader.problem(
                 reader.values.get((*where, "until")),
-                f"{dotted((*where, 'until'))}: {entry['until']!r} is not a real date",
+                f"{dotted((*where, 'until'))}: {literal(entry['until'])} is not a real date",
             )
     return IgnoreRule(
         cluster=entry["cluster"],

@@ -16,9 +16,11 @@ from functools import cache
 from typing import TYPE_CHECKING, Any
 
 from reconciler.errors import Problem, ValidationFailed
+from reconciler.literal import literal
 from reconciler.model import DesiredCluster
 from reconciler.resources import load_schema
-from reconciler.yamlread import Pos, Reader, decode, explain, once, read_bytes
+from reconciler.verdicts import explain, once
+from reconciler.yamlread import Pos, Reader, decode, read_bytes
 
 if TYPE_CHECKING:
     from jsonschema import Draft202012Validator
@@ -72,7 +74,7 @@ def parse(text: str, path: str) -> tuple[DesiredCluster | None, list[Problem]]:
     reader = Reader(
         path,
         expected="a desired-state document",
-        mapping="a mapping with 'cluster' and 'connectionPooler'",
+        mapping='a mapping with "cluster" and "connectionPooler"',
     )
     data = reader.read(text)
     if reader.problems:
@@ -107,10 +109,16 @@ def _cluster_verdicts(reader: Reader, error: ValidationError, at: Pos | None) ->
     instance: Any = error.instance
     if error.validator == "oneOf" and where == ("cluster",):
         if isinstance(instance, dict):  # otherwise the type error says it
-            reader.problem(at, "cluster needs exactly one of 'id' or 'name'")
+            both = "id" in instance and "name" in instance
+            reader.problem(
+                at,
+                'cluster: has both "id" and "name"; keep one of them'
+                if both
+                else 'cluster: needs "id" or "name"',
+            )
         return True
     if error.validator in _SHAPE and where == ("cluster", "id"):
-        once(reader, at, f"cluster.id: {instance!r} is not a UUID")
+        once(reader, at, f"cluster.id: {literal(instance)} is not a UUID")
         return True
     return False
 
@@ -220,7 +228,11 @@ def check(paths: Sequence[str | os.PathLike[str]]) -> Checked:
             continue
         other = first.get(cluster.key)
         if other is not None:
-            what = f"id {cluster.cluster_id}" if cluster.cluster_id else f"name {cluster.name!r}"
+            what = (
+                f"id {cluster.cluster_id}"
+                if cluster.cluster_id
+                else f"name {literal(cluster.name)}"
+            )
             problems.append(
                 Problem(
                     path,

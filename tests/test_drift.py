@@ -359,8 +359,8 @@ def test_invalid_ignore_file_is_reported_at_file_line_col_before_any_request(
     assert main(["drift", str(in_sync)]) == 1
     err = capsys.readouterr().err.splitlines()
     assert err[:3] == [
-        ".reconcilerignore:2:5: ignore[0]: missing required key 'reason'",
-        ".reconcilerignore:3:5: unknown key 'ignore[0].feild' (did you mean 'field'?)",
+        '.reconcilerignore:2:5: ignore[0]: missing required key "reason"',
+        '.reconcilerignore:3:5: ignore[0]: unknown key "feild" (did you mean "field"?)',
         "error: 2 problems in the ignore file",
     ]
     write(
@@ -369,7 +369,7 @@ def test_invalid_ignore_file_is_reported_at_file_line_col_before_any_request(
     )
     assert main(["drift", str(in_sync)]) == 1
     assert (
-        ".reconcilerignore:4:12: ignore[0].until: '2026-02-30' is not a real date"
+        '.reconcilerignore:4:12: ignore[0].until: "2026-02-30" is not a real date'
         in capsys.readouterr().err
     )
     assert api_env.requests == []
@@ -498,7 +498,7 @@ def test_markdown_from_the_command_line_is_truncated(
         ("ignore:\n  - cluster: a\n    reason: b\n    until: 2026-02-30\n", "not a real date"),
         (
             'ignore:\n  - cluster: a\n    reason: b\n    until: "2026-12-31\\n"\n',
-            "ignore[0].until: '2026-12-31\\n' is not a date written YYYY-MM-DD",
+            'ignore[0].until: "2026-12-31\\n" is not a date written YYYY-MM-DD',
         ),
     ],
     ids=["deep", "alias", "impossible-date", "date-with-trailing-newline"],

@@ -188,5 +188,5 @@ def test_an_id_ending_in_a_line_break_is_quoted_and_refused_on_load() -> None:
     cluster, problems = loader.parse(text, "x.yaml")
     assert cluster is None
     assert [(p.line, p.message) for p in problems] == [
-        (4, f"cluster.id: '{ORDERS_PROD}\\n' is not a UUID")
+        (4, f'cluster.id: "{ORDERS_PROD}\\n" is not a UUID')
     ]
