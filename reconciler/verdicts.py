@@ -59,6 +59,10 @@ def explain(
             once(reader, at, f"{prefix}missing required key {literal(key)}")
     elif kind == "type":
         types = expected if isinstance(expected, list) else [expected]
+        written = reader.yaml11_booleans.get(where)
+        if written is not None and "boolean" in types:
+            reader.problem(at, yamlread.yaml11_boolean(where, written))
+            return
         wanted = " or ".join(TYPE_NAMES.get(str(t), str(t)) for t in types if t != "null")
         reader.problem(at, f"{prefix}expected {wanted}, got {show(instance)}")
     elif kind == "const":

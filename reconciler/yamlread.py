@@ -35,6 +35,9 @@ _SCALAR_TAGS = frozenset(_STD + t for t in ("str", "int", "float", "bool", "null
 _RESOLVED = frozenset(_STD + t for t in ("int", "float", "bool", "null", "timestamp"))
 _RESOLVER = yaml.resolver.Resolver()
 _CONSTRUCTOR = yaml.constructor.SafeConstructor()
+#: Booleans only in YAML 1.1: YAML 1.2 (editors, check-jsonschema, the published schemas) reads
+#: them as text, so reconciler refuses them where a boolean is due instead of guessing.
+_YAML11_BOOLEANS = {"yes": True, "on": True, "no": False, "off": False}
 
 Where = tuple[str | int, ...]
 #: 1-based (line, column)
@@ -71,6 +74,8 @@ class Reader:
         self.values: dict[Where, Pos] = {}
         self.keys: dict[Where, Pos] = {}
         self.problems: list[Problem] = []
+        #: plain scalars YAML 1.1 would make booleans (`yes`, `off`), read as YAML 1.2 does: text
+        self.yaml11_booleans: dict[Where, str] = {}
 
     def problem(self, at: Pos | yaml.Event | None, message: str) -> None:
         if isinstance(at, yaml.Event):
@@ -184,8 +189,14 @@ class Reader:
             )
             if tag not in _RESOLVED or (self.dates_as_text and tag == _STD + "timestamp"):
                 return event.value
+            if event.value.lower() in _YAML11_BOOLEANS:
+                self.yaml11_booleans[where] = event.value
+                return event.value
         elif tag in ("!", _STD + "str"):
             return event.value
+        elif tag == _STD + "bool" and event.value.lower() in _YAML11_BOOLEANS:
+            self.problem(event, yaml11_boolean(where, f"!!bool {event.value}"))
+            return None
         elif tag not in _SCALAR_TAGS:
             self._bad_tag(event)
             return None
@@ -250,6 +261,12 @@ def prefix(where: Sequence[str | int]) -> str:
     """The start of a message about the value at `where` ("PATH: "); none at the top level."""
     name = dotted(where)
     return f"{name}: " if name else ""
+
+
+def yaml11_boolean(where: Sequence[str | int], written: str) -> str:
+    """The message for `yes`, `on`, `no` or `off` where a boolean is due."""
+    word = "true" if _YAML11_BOOLEANS[written.split()[-1].lower()] else "false"
+    return f"{prefix(where)}{written} is a YAML 1.1 boolean; write {word}"
 
 
 def dotted(where: Sequence[str | int]) -> str:

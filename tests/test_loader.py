@@ -65,6 +65,8 @@ def test_parse_by_name_manages_only_the_fields_written() -> None:
         ("!!str 2024-01-31", "2024-01-31"),
         ("'123'", "123"),
         ('"on"', "on"),
+        ("on", "on"),  # YAML 1.2, like the schema: yes, no, on and off are text
+        ("No", "No"),
         ("orders prod # a comment", "orders prod"),
     ],
 )

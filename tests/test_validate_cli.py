@@ -83,10 +83,29 @@ BAD: list[tuple[str, str | bytes, str, str]] = [
         '(did you mean "session"?)',
     ),
     (
-        "pool-mode-yaml-boolean",
+        # YAML 1.2, like the schema: `no` is text, not a boolean
+        "pool-mode-yaml-1.1-boolean",
         _pooler("  enabled: true\n  poolMode: no\n"),
         "5:13",
-        "connectionPooler.poolMode: the boolean false is not one of",
+        'connectionPooler.poolMode: "no" is not one of "transaction", "session"',
+    ),
+    (
+        "enabled-yaml-1.1-boolean",
+        _pooler("  enabled: yes\n"),
+        "4:12",
+        "connectionPooler.enabled: yes is a YAML 1.1 boolean; write true",
+    ),
+    (
+        "paused-yaml-1.1-boolean",
+        GOOD + "paused: Off\n",
+        "5:9",
+        "paused: Off is a YAML 1.1 boolean; write false",
+    ),
+    (
+        "tagged-yaml-1.1-boolean",
+        _pooler("  enabled: !!bool on\n"),
+        "4:12",
+        "connectionPooler.enabled: !!bool on is a YAML 1.1 boolean; write true",
     ),
     (
         "unknown-top-key",
@@ -284,8 +303,7 @@ def test_every_problem_in_every_file_is_listed(
     assert capsys.readouterr().err.splitlines() == [
         f'{a}:2:3: cluster: has both "id" and "name"; keep one of them',
         f"{a}:5:12: connectionPooler.enabled: expected a boolean (true or false), got the number 1",
-        f"{a}:6:13: connectionPooler.poolMode: the boolean false is not one of "
-        '"transaction", "session"',
+        f'{a}:6:13: connectionPooler.poolMode: "no" is not one of "transaction", "session"',
         f'{b}:1:1: the document is a list: expected a mapping with "cluster" and '
         '"connectionPooler"',
         "error: 4 problems in the desired-state files",
@@ -453,3 +471,27 @@ def test_each_missing_key_is_reported_once_and_counted_once(
         f'{path}:1:1: missing required key "connectionPooler"',
         "error: 3 problems in the desired-state files",
     ]
+
+
+@pytest.mark.parametrize(("written", "word"), [("yes", "true"), ("ON", "true"), ("No", "false")])
+def test_yaml_1_1_booleans_are_refused_by_every_command_before_any_request(
+    api_env: Emulator,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+    written: str,
+    word: str,
+) -> None:
+    """The published schema, and so every YAML 1.2 editor and check-jsonschema, refuses them:
+    reconciler follows it instead of reading them as YAML 1.1 did."""
+    monkeypatch.chdir(tmp_path)
+    Path("clusters").mkdir()
+    Path("clusters/orders.yaml").write_text(_pooler(f"  enabled: {written}\n"))
+    for command in (["validate"], ["plan"], ["apply", "--auto-approve"], ["drift"]):
+        assert main([*command, "clusters"]) == 1, command
+        assert capsys.readouterr().err.splitlines() == [
+            f"clusters/orders.yaml:4:12: connectionPooler.enabled: {written} is a YAML 1.1 "
+            f"boolean; write {word}",
+            "error: 1 problem in the desired-state files",
+        ]
+    assert api_env.requests == []
