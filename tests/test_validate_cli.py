@@ -495,3 +495,37 @@ def test_yaml_1_1_booleans_are_refused_by_every_command_before_any_request(
             "error: 1 problem in the desired-state files",
         ]
     assert api_env.requests == []
+
+
+def test_a_saved_plan_given_as_desired_state_says_how_to_apply_it(
+    api_env: Emulator,
+    clusters: Path,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    assert main(["plan", str(clusters), "--out", "plan.json"]) == 0
+    capsys.readouterr()
+    sent = len(api_env.requests)
+    Path("plan.yaml").write_text(Path("plan.json").read_text())
+    # a plan too large to be read as a desired-state file is still known by how it starts
+    Path("big.json").write_text('{"format": "reconciler-plan", "x": "' + "x" * 2**20 + '"}')
+    Path("sorted.json").write_text(
+        json.dumps(json.loads(Path("plan.json").read_text()), sort_keys=True)
+    )
+    apply_it = 'this is a saved plan, not a desired-state file: apply it with "reconciler apply {}"'
+    expected = {
+        "plan.json": apply_it.format("plan.json"),
+        "big.json": apply_it.format("big.json"),
+        "sorted.json": apply_it.format("sorted.json"),
+        "plan.yaml": "this is a saved plan, not a desired-state file: rename it to end in .json, "
+        'then apply it with "reconciler apply FILE"',
+    }
+    for path, message in expected.items():
+        # apply reads a single path not ending in .yaml or .yml as a saved plan, rightly
+        also = [["apply", "--auto-approve"]] if path.endswith(".yaml") else []
+        for command in [["validate"], ["plan"], ["drift"], *also]:
+            assert main([*command, path]) == 1, (command, path)
+            assert capsys.readouterr().err.splitlines() == [
+                f"{path}:1:1: {message}",
+                "error: 1 problem in the desired-state files",
+            ]
+    assert len(api_env.requests) == sent
