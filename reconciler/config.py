@@ -7,6 +7,7 @@ without leaking them.
 from __future__ import annotations
 
 import base64
+import json
 import math
 import os
 import re
@@ -114,7 +115,7 @@ def _check_header_value(name: str, value: str | None, *, ascii_only: bool, secre
         what = "a character that is not ASCII"
     if bad is None:
         return
-    where = "" if secret else f" ({bad!a})"
+    where = "" if secret else f" ({json.dumps(bad)})"  # JSON escapes: invisible ones show
     raise ConfigError(
         f"{name} contains {what}{where}",
         hint=f"set {name} again, copying only the value itself",

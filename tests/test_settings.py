@@ -110,3 +110,26 @@ def test_a_connection_error_names_the_url_tried_with_the_scheme_assumed(
         "/clusters after 1 attempt: ConnectError"
     ), first
     assert "?" not in first and "filter" not in first
+
+
+@pytest.mark.parametrize(
+    ("value", "shown"),
+    [
+        ("12\n3", 'a line break or another unprintable character ("\\n")'),
+        ("12\u200b3", 'a line break or another unprintable character ("\\u200b")'),
+        ("12é", 'a character that is not ASCII ("\\u00e9")'),
+    ],
+)
+def test_an_unusable_contract_number_shows_the_character_json_style(
+    api_env: Emulator,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+    value: str,
+    shown: str,
+) -> None:
+    monkeypatch.setenv("IONOS_CONTRACT_NUMBER", value)
+    assert main(["plan", str(EXAMPLES)]) == 1
+    assert (
+        capsys.readouterr().err.splitlines()[0] == f"error: IONOS_CONTRACT_NUMBER contains {shown}"
+    )
+    assert api_env.requests == []
