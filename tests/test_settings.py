@@ -133,3 +133,21 @@ def test_an_unusable_contract_number_shows_the_character_json_style(
         capsys.readouterr().err.splitlines()[0] == f"error: IONOS_CONTRACT_NUMBER contains {shown}"
     )
     assert api_env.requests == []
+
+
+def test_an_unknown_api_and_a_bad_number_show_the_value_json_style(
+    api_env: Emulator, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.setenv("RECONCILER_API", "v3")
+    assert main(["plan", str(EXAMPLES)]) == 1
+    assert capsys.readouterr().err.splitlines() == [
+        'error: unknown API "v3" (from --api or RECONCILER_API)',
+        'hint: use "v1" or "v2"',
+    ]
+    monkeypatch.delenv("RECONCILER_API")
+    assert main(["plan", str(EXAMPLES), "--concurrency", "lots"]) == 1
+    assert capsys.readouterr().err.splitlines()[0] == (
+        "error: reconciler plan: argument --concurrency: must be a whole number from 1 to 256, "
+        'not "lots"'
+    )
+    assert api_env.requests == []

@@ -227,7 +227,7 @@ def int_range(low: int, high: int) -> Callable[[str], int]:
             value = None
         if value is None or not low <= value <= high:
             raise argparse.ArgumentTypeError(
-                f"must be a whole number from {low} to {high}, not {text!r}"
+                f"must be a whole number from {low} to {high}, not {literal(text)}"
             )
         return value
 
@@ -248,7 +248,7 @@ def float_range(low: float, high: float, *, above_low: bool = False) -> Callable
             value = math.nan
         fits = low < value <= high if above_low else low <= value <= high
         if not (math.isfinite(value) and fits):
-            raise argparse.ArgumentTypeError(f"must be a number {wanted}, not {text!r}")
+            raise argparse.ArgumentTypeError(f"must be a number {wanted}, not {literal(text)}")
         return value
 
     return parse
