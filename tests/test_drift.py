@@ -95,7 +95,7 @@ def test_cluster_that_cannot_be_checked_exits_1_even_with_drift(
     cluster_file(in_sync, "no-such-cluster", True)
     assert main(["drift", str(in_sync)]) == 1
     out = capsys.readouterr().out
-    assert "no cluster named 'no-such-cluster'" in out
+    assert 'no cluster named "no-such-cluster"' in out
     assert "Drift: 1 drifted, 2 in sync, 0 ignored, 0 paused, 1 error." in out
 
 
