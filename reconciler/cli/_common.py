@@ -96,7 +96,7 @@ def add_output_options(parser: argparse.ArgumentParser, formats: tuple[str, ...]
         choices=("auto", "always", "never"),
         default="auto",
         help="colour the text output (default: auto: only on a terminal, "
-        "never when NO_COLOR or CI is set)",
+        "never when NO_COLOR or CI is set or TERM=dumb)",
     )
 
 
