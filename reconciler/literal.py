@@ -14,11 +14,14 @@ from collections.abc import Iterable
 from datetime import date
 from typing import Any
 
-__all__ = ["literal", "one_of"]
+__all__ = ["literal", "one_of", "requote"]
 
 #: what json.dumps leaves raw but a terminal or a log reader must not get: DEL and the C1
 #: controls, the Unicode line and paragraph separators, and the bidirectional overrides
 _UNSAFE = re.compile("[\x7f-\x9f\u2028\u2029\u200e\u200f\u202a-\u202e\u2066-\u2069\ufeff]")
+
+
+_PYTHON_QUOTED = re.compile(r"(?<![A-Za-z])'([^'\"\n]*)'(?![A-Za-z])")
 
 
 def literal(value: Any) -> str:
@@ -33,6 +36,12 @@ def one_of(values: Iterable[Any], conjunction: str = "or") -> str:
     if len(shown) < 2:
         return "".join(shown)
     return f"{', '.join(shown[:-1])} {conjunction} {shown[-1]}"
+
+
+def requote(message: str) -> str:
+    """A library's message (argparse, PyYAML) with the values it quoted Python style ('xml')
+    quoted JSON style ("xml"); a span holding a double quote is left as it is."""
+    return _PYTHON_QUOTED.sub(r'"\1"', message)
 
 
 def _fallback(value: Any) -> Any:

@@ -10,7 +10,6 @@ expand. Schema verdicts are worded in `verdicts`.
 from __future__ import annotations
 
 import os
-import re
 import stat
 from collections.abc import Iterator, Sequence
 from typing import TYPE_CHECKING, Any
@@ -19,7 +18,7 @@ import yaml
 from yaml.events import CollectionEndEvent, CollectionStartEvent
 
 from reconciler.errors import Problem
-from reconciler.literal import literal
+from reconciler.literal import literal, requote
 
 if TYPE_CHECKING:
     pass
@@ -95,7 +94,7 @@ class Reader:
                 message += f" ({exc.context})"
             mark = exc.problem_mark or exc.context_mark
             at = (mark.line + 1, mark.column + 1) if mark else None
-            self.problem(at, f"invalid YAML: {_requote(message)}")
+            self.problem(at, f"invalid YAML: {requote(message)}")
             return None
         except yaml.YAMLError as exc:
             self.problem(None, f"invalid YAML: {exc}")
@@ -250,11 +249,6 @@ def skip(event: yaml.Event, events: Iterator[yaml.Event]) -> None:
 
 def _short(tag: str) -> str:
     return "!!" + tag[len(_STD) :] if tag.startswith(_STD) else tag
-
-
-def _requote(message: str) -> str:
-    """The YAML library's message with its quoted characters in JSON style: ',' -> ","."""
-    return re.sub(r"'([^'\"\n]*)'", r'"\1"', message)
 
 
 def prefix(where: Sequence[str | int]) -> str:

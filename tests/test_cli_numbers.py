@@ -74,7 +74,7 @@ def test_bad_apply_waits_are_refused_before_any_patch(
     assert main(["apply", EXAMPLES, "--auto-approve", flag, value]) == 1
     err = capsys.readouterr().err
     assert f"argument {flag}: must be a number" in err
-    assert "hint: see 'reconciler apply --help'" in err
+    assert 'hint: see "reconciler apply --help"' in err
     assert api_env.requests == []
 
 

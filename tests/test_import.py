@@ -221,7 +221,7 @@ def test_an_id_that_is_not_a_uuid_is_refused_before_any_request(
     assert capsys.readouterr().err.splitlines() == [
         f"error: reconciler import: argument --id: {json.dumps(bad)} is not a cluster id: "
         "expected a UUID such as 498ae72f-411f-11eb-9d07-046c59cc737e",
-        "hint: see 'reconciler import --help'",
+        'hint: see "reconciler import --help"',
     ]
     assert api_env.requests == []
     assert not Path("c").exists()
