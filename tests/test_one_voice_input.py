@@ -162,9 +162,7 @@ SETTINGS: list[tuple[dict[str, str], list[str]]] = [
 ]
 
 
-@pytest.mark.parametrize(
-    ("env", "args"), SETTINGS, ids=[" ".join([*e, *a[2:]]) for e, a in SETTINGS]
-)
+@pytest.mark.parametrize(("env", "args"), SETTINGS, ids=[" ".join([*e, *a]) for e, a in SETTINGS])
 def test_every_settings_message_is_in_one_voice(
     api_env: Emulator,
     tmp_path: Path,
