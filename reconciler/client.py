@@ -31,6 +31,7 @@ from reconciler.errors import (
     TransportError,
 )
 from reconciler.http import ClientStats, Http
+from reconciler.literal import literal
 from reconciler.model import DesiredCluster, LiveCluster, Request
 
 if TYPE_CHECKING:
@@ -51,6 +52,8 @@ LIST_WALK_THRESHOLD = 8
 #: a list walk stops with an error after this many pages (a million clusters at 1,000 a page):
 #: a server whose next link never ends must not keep us looping, as one Terraform loop did
 MAX_PAGES = 1000
+#: how to name a cluster by id instead of by a name several clusters share, in a file
+BY_ID_IN_FILE = "put the cluster's id in the file instead"
 
 
 class Client:
@@ -239,11 +242,12 @@ class Client:
         """Fields other than the pooler that an update changed (must be none)."""
         return self.dialect.collateral(before, after)
 
-    async def resolve_name(self, name: str) -> LiveCluster:
+    async def resolve_name(self, name: str, *, by_id: str = BY_ID_IN_FILE) -> LiveCluster:
         """The one cluster whose name is exactly `name` (the server filter is a substring
-        match, so its answer is narrowed here)."""
+        match, so its answer is narrowed here). `by_id` says how to name a cluster by id
+        instead, for the hint when several share the name (a file, or import's --id)."""
         candidates = await self.list_clusters(name_filter=name)
-        return _pick_by_name(name, candidates)
+        return _pick_by_name(name, candidates, by_id)
 
     async def fetch(
         self, desired: Sequence[DesiredCluster]
@@ -342,19 +346,21 @@ def _concerns_whole_run(exc: ReconcilerError) -> bool:
     return isinstance(exc, ApiError) and exc.status in (401, 403)
 
 
-def _pick_by_name(name: str, candidates: Sequence[LiveCluster]) -> LiveCluster:
+def _pick_by_name(
+    name: str, candidates: Sequence[LiveCluster], by_id: str = BY_ID_IN_FILE
+) -> LiveCluster:
     exact = [c for c in candidates if c.name == name]
     if len(exact) == 1:
         return exact[0]
     if exact:
         ids = ", ".join(sorted(c.id for c in exact))
         raise ResolveError(
-            f"{len(exact)} clusters are named {name!r}: {ids}",
-            hint="display names are not unique: put the cluster's id in the file instead",
+            f"{len(exact)} clusters are named {literal(name)}: {ids}",
+            hint=f"display names are not unique: {by_id}",
         )
     lowered = name.lower()
     similar = sorted({c.name for c in candidates if lowered in c.name.lower()})[:5]
-    hint = "the name must equal a cluster's displayName exactly (case included)"
+    hint = "the name must equal a cluster's displayName exactly, case included"
     if similar:
-        hint += "; similar: " + ", ".join(repr(s) for s in similar)
-    raise ResolveError(f"no cluster named {name!r}", hint=hint)
+        hint += "; similar: " + ", ".join(literal(s) for s in similar)
+    raise ResolveError(f"no cluster named {literal(name)}", hint=hint)

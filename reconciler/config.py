@@ -7,6 +7,7 @@ without leaking them.
 from __future__ import annotations
 
 import base64
+import json
 import math
 import os
 import re
@@ -16,6 +17,7 @@ from urllib.parse import urlsplit
 
 from reconciler import __version__
 from reconciler.errors import ConfigError
+from reconciler.literal import literal
 
 DEFAULT_API_URL = "https://api.ionos.com/databases/postgresql"
 
@@ -36,7 +38,7 @@ def display_url(url: str) -> str:
     return f"{scheme}{sep}{rest}"
 
 
-def normalise_api_url(raw: str) -> str:
+def normalise_api_url(raw: str, source: str = "IONOS_API_URL") -> str:
     """Apply the IONOS SDKs' rule, so a URL that works with their tools works here.
 
     The rule: surrounding blanks and trailing slashes are dropped; a URL without a scheme gets
@@ -44,11 +46,12 @@ def normalise_api_url(raw: str) -> str:
     with it (so `https://api.ionos.com` and `http://127.0.0.1:8080` both work); v2 uses the URL
     as given. A URL carrying credentials, a query or a fragment is refused: credentials belong
     in IONOS_TOKEN or IONOS_USERNAME/IONOS_PASSWORD, and a query would end up in the middle of
-    every request path. Messages show the URL only through `display_url`.
+    every request path. Messages show the URL only through `display_url`, and name the `source`
+    it came from (the variable or the flag), so the user knows which to fix.
     """
     url = raw.strip()
     if not url.rstrip("/"):
-        raise ConfigError("IONOS_API_URL is empty")
+        raise ConfigError(f"{source} is empty", hint=f"use a URL such as {DEFAULT_API_URL}")
     shown = display_url(raw)
     # the scheme is looked for before slashes are stripped, so that "https://" stays invalid
     if "://" not in url:
@@ -59,30 +62,33 @@ def normalise_api_url(raw: str) -> str:
         hostname = parts.hostname
     except ValueError as exc:  # an unbalanced "[" of an IPv6 address, for one
         raise ConfigError(
-            f"IONOS_API_URL {shown!r} is not a valid URL: {exc}",
+            f"{source} {literal(shown)} is not a valid URL: {exc}",
             hint=f"use a URL such as {DEFAULT_API_URL}",
         ) from None
     if parts.scheme not in ("http", "https") or not hostname:
         raise ConfigError(
-            f"IONOS_API_URL {shown!r} is not an http(s) URL",
+            f"{source} {literal(shown)} is not an http(s) URL",
             hint=f"use a URL such as {DEFAULT_API_URL}",
         )
     if "@" in parts.netloc:
         # never echo the URL itself here: it holds a secret
         raise ConfigError(
-            "IONOS_API_URL must not contain credentials",
+            f"{source} must not contain credentials",
             hint="put them in IONOS_TOKEN, or IONOS_USERNAME and IONOS_PASSWORD",
         )
     if parts.query or parts.fragment or url.endswith(("?", "#")):
         raise ConfigError(
-            "IONOS_API_URL must not have a query or fragment "
-            f"(a part starting with '?' or '#' after {shown})",
+            f"{source} must not have a query or fragment "
+            f'(a part starting with "?" or "#" after {shown})',
             hint=f"use a URL such as {DEFAULT_API_URL}",
         )
     try:
         _ = parts.port  # raises on a port that is not a number from 0 to 65535
     except ValueError:
-        raise ConfigError(f"IONOS_API_URL {shown!r} has an invalid port") from None
+        raise ConfigError(
+            f"{source} {literal(shown)} has an invalid port",
+            hint=f"use a URL such as {DEFAULT_API_URL}",
+        ) from None
     return url
 
 
@@ -109,7 +115,7 @@ def _check_header_value(name: str, value: str | None, *, ascii_only: bool, secre
         what = "a character that is not ASCII"
     if bad is None:
         return
-    where = "" if secret else f" ({bad!a})"
+    where = "" if secret else f" ({json.dumps(bad)})"  # JSON escapes: invisible ones show
     raise ConfigError(
         f"{name} contains {what}{where}",
         hint=f"set {name} again, copying only the value itself",
@@ -175,11 +181,17 @@ class ApiSettings:
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None, **overrides: object) -> ApiSettings:
-        """Read IONOS_* variables; `overrides` (from flags) win where not None."""
+        """Read IONOS_* variables; `overrides` (from flags) win where not None: a URL given as
+        `url` (--api-url) is the one checked, whatever IONOS_API_URL holds."""
         env = os.environ if env is None else env
+        flag = overrides.pop("url", None)
         configured = _env(env, "IONOS_API_URL")
+        if flag is not None:
+            url: str | None = normalise_api_url(str(flag), "--api-url")
+        else:
+            url = normalise_api_url(configured) if configured else None
         values: dict[str, object] = {
-            "url": normalise_api_url(configured) if configured else None,
+            "url": url,
             "api": _env(env, "RECONCILER_API") or "v1",
             "token": _env(env, "IONOS_TOKEN"),
             "username": _env(env, "IONOS_USERNAME"),
@@ -188,7 +200,7 @@ class ApiSettings:
         }
         for key, value in overrides.items():
             if value is not None:
-                values[key] = normalise_api_url(str(value)) if key == "url" else value
+                values[key] = value
         return cls(**values)  # type: ignore[arg-type]
 
     def authorization(self) -> str:

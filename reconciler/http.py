@@ -43,7 +43,7 @@ from tenacity import (
 
 from reconciler import transport as transport_module
 from reconciler.backoff import Backoff
-from reconciler.config import ApiSettings
+from reconciler.config import ApiSettings, display_url
 from reconciler.errors import (
     ApiError,
     ConflictError,
@@ -274,8 +274,8 @@ class Http:
         except httpx.HTTPError as exc:
             tries = f"{call.attempts} attempt{'s' if call.attempts != 1 else ''}"
             sent = not isinstance(exc, NOT_SENT_EXCEPTIONS)
-            raise TransportError(
-                f"no answer from the API for {call.method} {urlsplit(call.path).path} after "
+            raise TransportError(  # the whole URL, so an assumed https:// or port is seen
+                f"no answer from the API for {call.method} {display_url(call.url)} after "
                 f"{tries}: {self.scrub(_describe(exc))}",
                 cluster_id=call.cluster_id,
                 attempts=call.attempts,

@@ -8,14 +8,17 @@ It is read like the desired-state files (`yamlread`), so schema verdicts from
 from __future__ import annotations
 
 import os
+import re
 from datetime import date
 from functools import cache
 from typing import TYPE_CHECKING, Any
 
 from reconciler.drift import DEFAULT_IGNORE_FILE, IgnoreRule
 from reconciler.errors import Problem, UsageError, ValidationFailed
+from reconciler.literal import literal
 from reconciler.resources import load_schema
-from reconciler.yamlread import Pos, Reader, Where, decode, dotted, explain, once, read_bytes
+from reconciler.verdicts import explain, once
+from reconciler.yamlread import Pos, Reader, Where, decode, dotted, read_bytes
 
 if TYPE_CHECKING:
     from jsonschema import Draft202012Validator
@@ -23,6 +26,7 @@ if TYPE_CHECKING:
 
 #: An ignore file is a few dozen lines; anything this large is a mistake.
 MAX_FILE_BYTES = 1024 * 1024
+_DATE = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
 
 
 class IgnoreFileInvalid(ValidationFailed):
@@ -67,7 +71,7 @@ def parse(text: str, path: str) -> tuple[tuple[IgnoreRule, ...], list[Problem]]:
     reader = Reader(
         path,
         expected="an ignore file",
-        mapping="a mapping with 'ignore'",
+        mapping='a mapping with "ignore"',
         allow_empty=True,
         dates_as_text=True,
     )
@@ -78,13 +82,12 @@ def parse(text: str, path: str) -> tuple[tuple[IgnoreRule, ...], list[Problem]]:
         return (), []  # only comments, or nothing: no rules
     for error in _validator().iter_errors(data):
         explain(reader, error, _ignore_verdicts)
-    if not reader.problems:
-        rules = tuple(
-            _rule(reader, entry, index) for index, entry in enumerate(data["ignore"] or [])
-        )
-        if not reader.problems:
-            return rules, []
-    return (), _sorted(reader.problems)
+    entries = data.get("ignore") if isinstance(data, dict) else None
+    for index, entry in enumerate(entries if isinstance(entries, list) else []):
+        _check_date(reader, entry, index)  # with the other problems, not only when alone
+    if reader.problems:
+        return (), _sorted(reader.problems)
+    return tuple(_rule(reader, entry, index) for index, entry in enumerate(entries or [])), []
 
 
 def _sorted(problems: list[Problem]) -> list[Problem]:
@@ -105,7 +108,7 @@ def _ignore_verdicts(reader: Reader, error: ValidationError, at: Pos | None) -> 
     instance: Any = error.instance
     if where[-1:] == ("until",) and error.validator in ("pattern", "minLength", "maxLength"):
         # the length rules catch what `$` lets through: "2026-12-31\n"
-        once(reader, at, f"{prefix}{instance!r} is not a date written YYYY-MM-DD")
+        once(reader, at, f"{prefix}{literal(instance)} is not a date written YYYY-MM-DD")
         return True
     if error.validator == "pattern":
         reader.problem(at, f"{prefix}must not be empty")
@@ -113,22 +116,29 @@ def _ignore_verdicts(reader: Reader, error: ValidationError, at: Pos | None) -> 
     return False
 
 
+def _check_date(reader: Reader, entry: Any, index: int) -> None:
+    """A date written YYYY-MM-DD that no calendar has (2026-02-30); other shapes are the
+    schema's to report."""
+    until = entry.get("until") if isinstance(entry, dict) else None
+    if not (isinstance(until, str) and _DATE.fullmatch(until)):
+        return
+    try:
+        date.fromisoformat(until)
+    except ValueError:
+        where: Where = ("ignore", index, "until")
+        reader.problem(
+            reader.values.get(where), f"{dotted(where)}: {literal(until)} is not a real date"
+        )
+
+
 def _rule(reader: Reader, entry: dict[str, Any], index: int) -> IgnoreRule:
     where: Where = ("ignore", index)
-    until = None
-    if "until" in entry:
-        try:
-            until = date.fromisoformat(entry["until"])
-        except ValueError:
-            reader.problem(
-                reader.values.get((*where, "until")),
-                f"{dotted((*where, 'until'))}: {entry['until']!r} is not a real date",
-            )
+    until = entry.get("until")
     return IgnoreRule(
         cluster=entry["cluster"],
         reason=entry["reason"],
         field=entry.get("field"),
-        until=until,
+        until=None if until is None else date.fromisoformat(until),
         path=reader.path,
         line=reader.values.get(where, (1, 1))[0],
     )

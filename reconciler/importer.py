@@ -2,8 +2,8 @@
 
 Each file names its cluster by id (names are not unique and may change), shows the displayName
 as a comment, and declares the live pooler settings, so a `plan` over freshly imported files
-reports no changes. A live poolMode the API would not accept back ('' on older clusters, or an
-unknown value) is left out, with a comment saying why: declaring it would make the file
+reports no changes. A live poolMode the API would not accept back ("" on older clusters, or an
+unknown value) is left out, with one comment saying why: declaring it would make the file
 invalid, and picking a value would change the cluster.
 """
 
@@ -15,6 +15,7 @@ import unicodedata
 from collections import defaultdict
 from collections.abc import Iterable
 
+from reconciler.literal import literal, one_of
 from reconciler.model import POOL_MODES, LiveCluster
 
 DEFAULT_SCHEMA_REF = "../schemas/cluster.schema.json"
@@ -84,6 +85,11 @@ def _comment(text: str) -> str:
     return _CONTROL.sub(" ", text).strip()
 
 
+def _about_pool_mode(note: str) -> bool:
+    """The dialects' note on a live poolMode they kept as it was ("" or an unknown value)."""
+    return "connectionPooler" in note and note.endswith(("kept", "kept as it is"))
+
+
 def render(cluster: LiveCluster, *, schema_ref: str = DEFAULT_SCHEMA_REF) -> str:
     """The desired-state file that adopts `cluster` as it is now."""
     name = _comment(cluster.name) or "(no displayName)"
@@ -91,7 +97,10 @@ def render(cluster: LiveCluster, *, schema_ref: str = DEFAULT_SCHEMA_REF) -> str
         f"# yaml-language-server: $schema={schema_ref}",
         f"# Imported by 'reconciler import' from the live settings of {name}.",
     ]
-    lines += [f"# note from the API's answer: {_comment(note)}" for note in cluster.notes]
+    # the note on an unusable poolMode ("kept") is said once, by the line that leaves it out
+    unusable = cluster.pool_mode is not None and cluster.pool_mode not in POOL_MODES
+    notes = [n for n in cluster.notes if not (unusable and _about_pool_mode(n))]
+    lines += [f"# note from the API's answer: {_comment(note)}" for note in notes]
     lines += [
         "cluster:",
         # an id that is not a UUID is quoted, never written raw: it cannot break the YAML
@@ -106,9 +115,9 @@ def render(cluster: LiveCluster, *, schema_ref: str = DEFAULT_SCHEMA_REF) -> str
         # the API keeps no mode while the pooler is off (v2's DISABLED): nothing to adopt
         pass
     else:
-        shown = _comment(json.dumps(cluster.pool_mode))
+        shown = _comment(literal(cluster.pool_mode))
         lines.append(
-            f"  # poolMode is not managed: the live value {shown} is not one the API accepts "
-            f"({' or '.join(POOL_MODES)}); add it here to set one"
+            f"  # poolMode is not managed, so the live value {shown} is kept: the API accepts "
+            f"only {one_of(POOL_MODES)}; write poolMode here to set one"
         )
     return "\n".join(lines) + "\n"

@@ -9,16 +9,22 @@ desired-state files and checks what a schema cannot see: two files naming the sa
 from __future__ import annotations
 
 import hashlib
+import json
 import os
+import re
+import shlex
 from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import cache
 from typing import TYPE_CHECKING, Any
 
 from reconciler.errors import Problem, ValidationFailed
+from reconciler.literal import literal
 from reconciler.model import DesiredCluster
+from reconciler.planfile import FORMAT as PLAN_FORMAT
 from reconciler.resources import load_schema
-from reconciler.yamlread import Pos, Reader, decode, explain, once, read_bytes
+from reconciler.verdicts import explain, once
+from reconciler.yamlread import Pos, Reader, decode, read_bytes
 
 if TYPE_CHECKING:
     from jsonschema import Draft202012Validator
@@ -30,6 +36,10 @@ SUFFIXES = (".yaml", ".yml")
 #: The schema pins a UUID by its pattern and its length: Python's `$` also matches before a
 #: final newline, so the pattern alone would let "<uuid>\n" through (and into a URL).
 _SHAPE = frozenset({"pattern", "minLength", "maxLength"})
+#: how a saved plan starts (format first, as reconciler writes it), for one too large to read
+_PLAN_START = re.compile(
+    rb'\A(?:\xef\xbb\xbf)?\s*\{\s*"format"\s*:\s*"' + PLAN_FORMAT.encode() + b'"'
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -72,7 +82,7 @@ def parse(text: str, path: str) -> tuple[DesiredCluster | None, list[Problem]]:
     reader = Reader(
         path,
         expected="a desired-state document",
-        mapping="a mapping with 'cluster' and 'connectionPooler'",
+        mapping='a mapping with "cluster" and "connectionPooler"',
     )
     data = reader.read(text)
     if reader.problems:
@@ -107,10 +117,16 @@ def _cluster_verdicts(reader: Reader, error: ValidationError, at: Pos | None) ->
     instance: Any = error.instance
     if error.validator == "oneOf" and where == ("cluster",):
         if isinstance(instance, dict):  # otherwise the type error says it
-            reader.problem(at, "cluster needs exactly one of 'id' or 'name'")
+            both = "id" in instance and "name" in instance
+            reader.problem(
+                at,
+                'cluster: has both "id" and "name"; keep one of them'
+                if both
+                else 'cluster: needs "id" or "name"',
+            )
         return True
     if error.validator in _SHAPE and where == ("cluster", "id"):
-        once(reader, at, f"cluster.id: {instance!r} is not a UUID")
+        once(reader, at, f"cluster.id: {literal(instance)} is not a UUID")
         return True
     return False
 
@@ -202,9 +218,13 @@ def check(paths: Sequence[str | os.PathLike[str]]) -> Checked:
     for path in files:
         read = read_bytes(path, limit=MAX_FILE_BYTES, what="desired-state files")
         if isinstance(read, Problem):
-            problems.append(read)
+            problems.append(saved_plan(path, _head(path)) or read)
             continue
         data, identity = read
+        plan = saved_plan(path, data)
+        if plan is not None:
+            problems.append(plan)
+            continue
         if identity in seen:
             duplicates += 1  # the same file reached twice (a directory and a file inside it)
             continue
@@ -220,7 +240,11 @@ def check(paths: Sequence[str | os.PathLike[str]]) -> Checked:
             continue
         other = first.get(cluster.key)
         if other is not None:
-            what = f"id {cluster.cluster_id}" if cluster.cluster_id else f"name {cluster.name!r}"
+            what = (
+                f"id {cluster.cluster_id}"
+                if cluster.cluster_id
+                else f"name {literal(cluster.name)}"
+            )
             problems.append(
                 Problem(
                     path,
@@ -236,6 +260,35 @@ def check(paths: Sequence[str | os.PathLike[str]]) -> Checked:
     return Checked(
         Loaded(tuple(clusters), tuple(sources)), tuple(problems), len(files) - duplicates
     )
+
+
+def saved_plan(path: str, data: bytes) -> Problem | None:
+    """A saved plan given where desired-state files are expected (`plan plan.json`): say what
+    it is and how to use it, instead of listing every way it breaks the desired-state schema."""
+    if not _PLAN_START.match(data):
+        if not data.lstrip(b"\xef\xbb\xbf \t\r\n").startswith(b"{"):
+            return None
+        try:
+            document = json.loads(data)
+        except (ValueError, RecursionError):
+            return None
+        if not (isinstance(document, dict) and document.get("format") == PLAN_FORMAT):
+            return None
+    how = f'apply it with "reconciler apply {shlex.quote(path)}"'
+    if path.lower().endswith(SUFFIXES):  # apply would read it as a desired-state file
+        how = 'rename it to end in .json, then apply it with "reconciler apply FILE"'
+    return Problem(path, 1, 1, f"this is a saved plan, not a desired-state file: {how}")
+
+
+def _head(path: str) -> bytes:
+    """The start of a regular file (one too large to read whole), else nothing."""
+    try:
+        if not os.path.isfile(path):
+            return b""
+        with open(path, "rb") as handle:
+            return handle.read(4096)
+    except OSError:
+        return b""
 
 
 def load(paths: Sequence[str | os.PathLike[str]]) -> Loaded:

@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING
 import httpx
 
 from reconciler.errors import ConfigError, ReconcilerError
+from reconciler.literal import literal
 
 if TYPE_CHECKING:
     from reconciler.config import ApiSettings
@@ -58,14 +59,14 @@ def proxy_problem(exc: Exception) -> ConfigError | None:
         scheme = url.partition("://")[0].lower()
         if scheme in ("socks5", "socks5h") and isinstance(exc, ImportError):
             return ConfigError(
-                f"{name}={shown} is a SOCKS proxy, which needs the Python package 'socksio'; "
+                f"{name}={shown} is a SOCKS proxy, which needs the Python package socksio; "
                 "it is not installed",
                 hint="install it next to reconciler (pip install 'httpx[socks]'), "
                 "or use an http:// proxy",
             )
         if scheme not in _PROXY_SCHEMES:
             return ConfigError(
-                f"{name}={shown}: proxy scheme {scheme!r} is not supported",
+                f"{name}={shown}: proxy scheme {literal(scheme)} is not supported",
                 hint="a proxy URL starts with http://, https://, socks5:// or socks5h://",
             )
         try:

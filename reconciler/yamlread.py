@@ -4,25 +4,24 @@ Shared by the desired-state files and the ignore file. The YAML is read as a str
 events (nothing is ever constructed from a tag) and turned into plain data here, so every key
 and value keeps its position, duplicate keys are caught (PyYAML silently keeps the last one),
 nesting is capped, and anchors, aliases and non-standard tags are refused before anything could
-expand. Schema verdicts (jsonschema) become messages a person can act on.
+expand. Schema verdicts are worded in `verdicts`.
 """
 
 from __future__ import annotations
 
-import difflib
 import os
 import stat
-from collections.abc import Callable, Iterator, Sequence
-from datetime import date
+from collections.abc import Iterator, Sequence
 from typing import TYPE_CHECKING, Any
 
 import yaml
 from yaml.events import CollectionEndEvent, CollectionStartEvent
 
 from reconciler.errors import Problem
+from reconciler.literal import literal, requote
 
 if TYPE_CHECKING:
-    from jsonschema.exceptions import ValidationError
+    pass
 
 #: A JSON-shaped file nests a few levels; anything far deeper is a mistake or an attack.
 MAX_DEPTH = 32
@@ -35,6 +34,9 @@ _SCALAR_TAGS = frozenset(_STD + t for t in ("str", "int", "float", "bool", "null
 _RESOLVED = frozenset(_STD + t for t in ("int", "float", "bool", "null", "timestamp"))
 _RESOLVER = yaml.resolver.Resolver()
 _CONSTRUCTOR = yaml.constructor.SafeConstructor()
+#: Booleans only in YAML 1.1: YAML 1.2 (editors, check-jsonschema, the published schemas) reads
+#: them as text, so reconciler refuses them where a boolean is due instead of guessing.
+_YAML11_BOOLEANS = {"yes": True, "on": True, "no": False, "off": False}
 
 Where = tuple[str | int, ...]
 #: 1-based (line, column)
@@ -71,6 +73,8 @@ class Reader:
         self.values: dict[Where, Pos] = {}
         self.keys: dict[Where, Pos] = {}
         self.problems: list[Problem] = []
+        #: plain scalars YAML 1.1 would make booleans (`yes`, `off`), read as YAML 1.2 does: text
+        self.yaml11_booleans: dict[Where, str] = {}
 
     def problem(self, at: Pos | yaml.Event | None, message: str) -> None:
         if isinstance(at, yaml.Event):
@@ -90,7 +94,7 @@ class Reader:
                 message += f" ({exc.context})"
             mark = exc.problem_mark or exc.context_mark
             at = (mark.line + 1, mark.column + 1) if mark else None
-            self.problem(at, f"invalid YAML: {message}")
+            self.problem(at, f"invalid YAML: {requote(message)}")
             return None
         except yaml.YAMLError as exc:
             self.problem(None, f"invalid YAML: {exc}")
@@ -154,7 +158,7 @@ class Reader:
                 first = self.keys[(*where, key)]
                 self.problem(
                     key_event,
-                    f"duplicate key {dotted((*where, key))!r} (first at line {first[0]})",
+                    f"{prefix(where)}duplicate key {literal(key)} (first at line {first[0]})",
                 )
                 skip(value_event, events)
                 continue
@@ -184,8 +188,14 @@ class Reader:
             )
             if tag not in _RESOLVED or (self.dates_as_text and tag == _STD + "timestamp"):
                 return event.value
+            if event.value.lower() in _YAML11_BOOLEANS:
+                self.yaml11_booleans[where] = event.value
+                return event.value
         elif tag in ("!", _STD + "str"):
             return event.value
+        elif tag == _STD + "bool" and event.value.lower() in _YAML11_BOOLEANS:
+            self.problem(event, yaml11_boolean(where, f"!!bool {event.value}"))
+            return None
         elif tag not in _SCALAR_TAGS:
             self._bad_tag(event)
             return None
@@ -194,7 +204,7 @@ class Reader:
             return _CONSTRUCTOR.yaml_constructors[tag](_CONSTRUCTOR, node)
         except (ValueError, KeyError, TypeError, yaml.YAMLError):  # e.g. `!!bool maybe`
             self.problem(
-                event, f"{dotted(where)}: {event.value!r} is not a valid {_short(tag)} value"
+                event, f"{prefix(where)}{literal(event.value)} is not a valid {_short(tag)} value"
             )
             return None
 
@@ -205,16 +215,16 @@ class Reader:
     def _bad_tag(self, event: yaml.ScalarEvent | CollectionStartEvent) -> None:
         self.problem(
             event,
-            f"YAML tag {_short(str(event.tag))!r} is not allowed: "
+            f"YAML tag {literal(_short(str(event.tag)))} is not allowed: "
             "write plain values, mappings and lists only",
         )
 
     def _refuse_references(self, event: yaml.Event) -> None:
         """No anchors, no aliases: these files do not need them, and alias bombs need them."""
         if isinstance(event, yaml.AliasEvent):
-            what = f"alias '*{event.anchor}'"
+            what = f"alias *{event.anchor}"
         elif isinstance(event, yaml.NodeEvent) and event.anchor is not None:
-            what = f"anchor '&{event.anchor}'"
+            what = f"anchor &{event.anchor}"
         else:
             return
         self.problem(event, f"YAML anchors and aliases are not allowed ({what}): write values out")
@@ -241,99 +251,24 @@ def _short(tag: str) -> str:
     return "!!" + tag[len(_STD) :] if tag.startswith(_STD) else tag
 
 
+def prefix(where: Sequence[str | int]) -> str:
+    """The start of a message about the value at `where` ("PATH: "); none at the top level."""
+    name = dotted(where)
+    return f"{name}: " if name else ""
+
+
+def yaml11_boolean(where: Sequence[str | int], written: str) -> str:
+    """The message for `yes`, `on`, `no` or `off` where a boolean is due."""
+    word = "true" if _YAML11_BOOLEANS[written.split()[-1].lower()] else "false"
+    return f"{prefix(where)}{written} is a YAML 1.1 boolean; write {word}"
+
+
 def dotted(where: Sequence[str | int]) -> str:
     """A path as people write it: connectionPooler.poolMode, ignore[0].until."""
     out = ""
     for part in where:
         out += f"[{part}]" if isinstance(part, int) else (f".{part}" if out else part)
     return out
-
-
-def explain(
-    reader: Reader,
-    error: ValidationError,
-    special: Callable[[Reader, ValidationError, Pos | None], bool] | None = None,
-) -> None:
-    """Turn a schema verdict into a message at the key or value it concerns.
-
-    `special` may claim a verdict first (returning True) to word it for its own file kind.
-    """
-    where: Where = tuple(error.absolute_path)
-    name = dotted(where)
-    prefix = f"{name}: " if name else ""
-    at = reader.values.get(where)
-    # the stubs type these as "maybe unset"; for errors from iter_errors they are always set
-    schema: Any = error.schema
-    instance: Any = error.instance
-    expected: Any = error.validator_value
-    kind = error.validator
-    if special is not None and special(reader, error, at):
-        return
-    if kind == "additionalProperties":
-        allowed = sorted(schema.get("properties", {}))
-        for key in sorted(set(instance) - set(allowed)):
-            close = difflib.get_close_matches(key, allowed, n=1)
-            hint = f"did you mean {close[0]!r}?" if close else f"expected: {', '.join(allowed)}"
-            reader.problem(
-                reader.keys.get((*where, key), at),
-                f"unknown key {dotted((*where, key))!r} ({hint})",
-            )
-    elif kind == "required":
-        for key in expected:
-            if key in instance:
-                continue
-            if difflib.get_close_matches(key, list(instance), n=1):
-                continue  # a misspelt key: its "unknown key ... did you mean" says it all
-            reader.problem(at, f"{prefix}missing required key {key!r}")
-    elif kind == "type":
-        types = expected if isinstance(expected, list) else [expected]
-        wanted = " or ".join(TYPE_NAMES.get(str(t), str(t)) for t in types if t != "null")
-        reader.problem(at, f"{prefix}expected {wanted}, got {show(instance)}")
-    elif kind == "const":
-        reader.problem(at, f"{prefix}must be {expected!r}, not {instance!r}")
-    elif kind == "enum":
-        options = ", ".join(repr(o) for o in expected)
-        shown = repr(instance) if isinstance(instance, str) else show(instance)
-        reader.problem(at, f"{prefix}{shown} is not one of {options}")
-    elif kind == "minLength":
-        reader.problem(at, f"{prefix}must not be empty")
-    else:
-        reader.problem(at, f"{prefix}{error.message}")
-
-
-def once(reader: Reader, at: Pos | None, message: str) -> None:
-    """Note a problem unless the same one is already noted there: a value that breaks
-    several rules of one shape (pattern and length) gets one message."""
-    line, column = at or (1, 1)
-    if Problem(reader.path, line, column, message) not in reader.problems:
-        reader.problem(at, message)
-
-
-TYPE_NAMES = {
-    "boolean": "a boolean (true or false)",
-    "object": "a mapping",
-    "string": "a string",
-    "array": "a list",
-}
-
-
-def show(value: Any) -> str:
-    """A value as the YAML author wrote it, with what YAML made of it."""
-    if isinstance(value, bool):
-        return f"the boolean {str(value).lower()}"
-    if value is None:
-        return "null (an empty value)"
-    if isinstance(value, int | float):
-        return f"the number {value}"
-    if isinstance(value, str):
-        return f"the string {value!r}"
-    if isinstance(value, date):
-        return f"the date {value.isoformat()} (quote it to mean the text)"
-    if isinstance(value, list):
-        return "a list"
-    if isinstance(value, dict):
-        return "a mapping"
-    return type(value).__name__
 
 
 def read_bytes(path: str, *, limit: int, what: str) -> tuple[bytes, tuple[int, int]] | Problem:

@@ -522,4 +522,4 @@ def test_the_command_refuses_an_unknown_api_in_the_environment(
 ) -> None:
     monkeypatch.setenv("RECONCILER_API", "v3")
     assert main(["emulator", "--port", "0"]) == 1
-    assert "RECONCILER_API must be v1 or v2" in capsys.readouterr().err
+    assert 'RECONCILER_API must be "v1" or "v2", not "v3"' in capsys.readouterr().err

@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
 
 from reconciler import importer, loader
 from reconciler.cli import main
-from reconciler.emulator import Emulator
+from reconciler.emulator import Emulator, demo_clusters
 from reconciler.model import LiveCluster
 
 ORDERS_PROD = "498ae72f-411f-11eb-9d07-046c59cc737e"
@@ -70,18 +71,36 @@ def test_cluster_without_pooler_block_is_imported_with_the_apis_defaults(
     assert text.endswith("connectionPooler:\n  enabled: false\n  poolMode: transaction\n")
 
 
-@pytest.mark.parametrize("mode", ["", "statement"])
-def test_invalid_live_pool_mode_is_left_out_with_a_comment(
-    api_env: Emulator, work: Path, mode: str, capsys: pytest.CaptureFixture[str]
+@pytest.mark.parametrize(
+    ("mode", "note"),
+    [
+        ("", 'connectionPooler.poolMode is "" (seen on older clusters): kept'),
+        ("statement", 'unknown connectionPooler.poolMode "statement": kept as it is'),
+    ],
+)
+def test_invalid_live_pool_mode_is_left_out_with_one_comment(
+    api_env: Emulator, work: Path, mode: str, note: str, capsys: pytest.CaptureFixture[str]
 ) -> None:
+    """The API's note on the value ("kept") and the file's ("not managed") are said once."""
     api_env.set_pooler(ANALYTICS, True, mode)
+    # plan reports the API's note on the value ...
+    Path("probe").mkdir()
+    Path("probe/a.yaml").write_text(
+        f"cluster:\n  id: {ANALYTICS}\nconnectionPooler:\n  enabled: true\n"
+    )
+    assert main(["plan", "probe", "--format", "json"]) == 0
+    assert json.loads(capsys.readouterr().out)["clusters"][0]["notes"] == [note]
+    # ... which the imported file says once, with why poolMode is left out
     assert main(["import", "--out-dir", "clusters", "--id", ANALYTICS]) == 0
-    text = Path("clusters/analytics-prod.yaml").read_text()
-    assert text.endswith(
-        "connectionPooler:\n  enabled: true\n"
-        f"  # poolMode is not managed: the live value {json.dumps(mode)} "
-        "is not one the API accepts "
-        "(transaction or session); add it here to set one\n"
+    assert Path("clusters/analytics-prod.yaml").read_text() == (
+        "# yaml-language-server: $schema=../schemas/cluster.schema.json\n"
+        "# Imported by 'reconciler import' from the live settings of analytics-prod.\n"
+        "cluster:\n"
+        f"  id: {ANALYTICS}   # displayName: analytics-prod\n"
+        "connectionPooler:\n"
+        "  enabled: true\n"
+        f"  # poolMode is not managed, so the live value {json.dumps(mode)} is kept: the API "
+        'accepts only "transaction" or "session"; write poolMode here to set one\n'
     )
     capsys.readouterr()
     assert main(["plan", "clusters", "--detailed-exitcode"]) == 0
@@ -114,7 +133,7 @@ def test_unknown_id_or_name_is_an_error_and_writes_nothing(
     assert main(["import", "--out-dir", "c", "--id", ORDERS_PROD, "--id", missing]) == 1
     assert "404" in capsys.readouterr().err
     assert main(["import", "--out-dir", "c", "--name", "orders"]) == 1  # substring only
-    assert "no cluster named 'orders'" in capsys.readouterr().err
+    assert 'error: no cluster named "orders"' in capsys.readouterr().err
     assert not Path("c").exists()
 
 
@@ -188,5 +207,40 @@ def test_an_id_ending_in_a_line_break_is_quoted_and_refused_on_load() -> None:
     cluster, problems = loader.parse(text, "x.yaml")
     assert cluster is None
     assert [(p.line, p.message) for p in problems] == [
-        (4, f"cluster.id: '{ORDERS_PROD}\\n' is not a UUID")
+        (4, f'cluster.id: "{ORDERS_PROD}\\n" is not a UUID')
     ]
+
+
+@pytest.mark.parametrize(
+    "bad", ["not-a-uuid", f"{ORDERS_PROD}\n", f"{ORDERS_PROD}/../x", f" {ORDERS_PROD}"]
+)
+def test_an_id_that_is_not_a_uuid_is_refused_before_any_request(
+    api_env: Emulator, work: Path, capsys: pytest.CaptureFixture[str], bad: str
+) -> None:
+    assert main(["import", "--out-dir", "c", "--id", ORDERS_PROD, "--id", bad]) == 1
+    assert capsys.readouterr().err.splitlines() == [
+        f"error: reconciler import: argument --id: {json.dumps(bad)} is not a cluster id: "
+        "expected a UUID such as 498ae72f-411f-11eb-9d07-046c59cc737e",
+        'hint: see "reconciler import --help"',
+    ]
+    assert api_env.requests == []
+    assert not Path("c").exists()
+
+
+def test_an_ambiguous_name_suggests_import_by_id(
+    make_emulator: Callable[..., Emulator],
+    point_at: Callable[[Emulator], None],
+    work: Path,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    twin = "11111111-2222-4333-8444-555555555555"
+    clusters = demo_clusters()
+    copy = json.loads(json.dumps(next(c for c in clusters if c["id"] == ORDERS_PROD)))
+    copy["id"] = twin
+    point_at(make_emulator(clusters=[*clusters, copy]))
+    assert main(["import", "--out-dir", "c", "--name", "orders-prod"]) == 1
+    assert capsys.readouterr().err.splitlines() == [
+        f'error: 2 clusters are named "orders-prod": {twin}, {ORDERS_PROD}',
+        "hint: display names are not unique: import one of them with --id ID instead",
+    ]
+    assert not Path("c").exists()

@@ -299,7 +299,7 @@ def test_a_read_only_client_sends_nothing_but_get_through_a_proxy(
     [
         ("ALL_PROXY", "socks5://127.0.0.1:1080", "ALL_PROXY=socks5://127.0.0.1:1080 is a SOCKS"),
         ("all_proxy", f"socks5h://ops:{PROXY_PASSWORD}@proxy:1080", "all_proxy=socks5h://***@"),
-        ("HTTP_PROXY", "ftp://proxy.example.com:21", "proxy scheme 'ftp' is not supported"),
+        ("HTTP_PROXY", "ftp://proxy.example.com:21", 'proxy scheme "ftp" is not supported'),
         ("https_proxy", "http://proxy.example.com:port", "not a valid proxy URL (Invalid port"),
     ],
 )

@@ -178,7 +178,8 @@ def test_an_api_url_is_never_shown_with_its_secrets(
     assert main(args) == 1
     out, err = capsys.readouterr()
     first, hint = err.splitlines()
-    assert first.startswith("error: IONOS_API_URL ") and message in first
+    source = "IONOS_API_URL" if how == "env" else "--api-url"
+    assert first.startswith(f"error: {source} ") and message in first
     assert hint.startswith("hint: ")
     assert "s3cr3t" not in out + err and "pw" not in out + err
     assert api_env.requests == []

@@ -36,7 +36,7 @@ BAD: list[tuple[str, str | bytes, str, str]] = [
         "enabled-quoted",
         _pooler("  enabled: 'yes'\n"),
         "4:12",
-        "connectionPooler.enabled: expected a boolean (true or false), got the string 'yes'",
+        'connectionPooler.enabled: expected a boolean (true or false), got the string "yes"',
     ),
     (
         "enabled-number",
@@ -54,7 +54,7 @@ BAD: list[tuple[str, str | bytes, str, str]] = [
         "cluster-not-mapping",
         "cluster: orders-prod\nconnectionPooler:\n  enabled: true\n",
         "1:10",
-        "cluster: expected a mapping, got the string 'orders-prod'",
+        'cluster: expected a mapping, got the string "orders-prod"',
     ),
     (
         "id-number",
@@ -72,74 +72,95 @@ BAD: list[tuple[str, str | bytes, str, str]] = [
         "bad-pool-mode",
         _pooler("  enabled: true\n  poolMode: sesion\n"),
         "5:13",
-        "connectionPooler.poolMode: 'sesion' is not one of 'transaction', 'session'",
+        'connectionPooler.poolMode: "sesion" is not one of "transaction", "session" '
+        '(did you mean "session"?)',
     ),
     (
         "pool-mode-case",
         _pooler("  enabled: true\n  poolMode: Session\n"),
         "5:13",
-        "'Session' is not one of",
+        'connectionPooler.poolMode: "Session" is not one of "transaction", "session" '
+        '(did you mean "session"?)',
     ),
     (
-        "pool-mode-yaml-boolean",
+        # YAML 1.2, like the schema: `no` is text, not a boolean
+        "pool-mode-yaml-1.1-boolean",
         _pooler("  enabled: true\n  poolMode: no\n"),
         "5:13",
-        "connectionPooler.poolMode: the boolean false is not one of",
+        'connectionPooler.poolMode: "no" is not one of "transaction", "session"',
+    ),
+    (
+        "enabled-yaml-1.1-boolean",
+        _pooler("  enabled: yes\n"),
+        "4:12",
+        "connectionPooler.enabled: yes is a YAML 1.1 boolean; write true",
+    ),
+    (
+        "paused-yaml-1.1-boolean",
+        GOOD + "paused: Off\n",
+        "5:9",
+        "paused: Off is a YAML 1.1 boolean; write false",
+    ),
+    (
+        "tagged-yaml-1.1-boolean",
+        _pooler("  enabled: !!bool on\n"),
+        "4:12",
+        "connectionPooler.enabled: !!bool on is a YAML 1.1 boolean; write true",
     ),
     (
         "unknown-top-key",
         f"cluster:\n  id: {UUID}\nconectionPooler:\n  enabled: true\n",
         "3:1",
-        "unknown key 'conectionPooler' (did you mean 'connectionPooler'?)",
+        'unknown key "conectionPooler" (did you mean "connectionPooler"?)',
     ),
     (
         "unknown-nested-key",
         _pooler("  enabled: true\n  pool_mode: session\n"),
         "5:3",
-        "unknown key 'connectionPooler.pool_mode' (did you mean 'poolMode'?)",
+        'connectionPooler: unknown key "pool_mode" (did you mean "poolMode"?)',
     ),
     (
         "unknown-cluster-key",
         f"cluster:\n  id: {UUID}\n  region: de/fra\nconnectionPooler:\n  enabled: true\n",
         "3:3",
-        "unknown key 'cluster.region' (expected: id, name)",
+        'cluster: unknown key "region" (expected "id" or "name")',
     ),
     (
         "unknown-key-yaml-would-read-as-boolean",
         GOOD + "on: true\n",
         "5:1",
-        "unknown key 'on'",
+        'unknown key "on" (expected "cluster", "connectionPooler" or "paused")',
     ),
     (
         "both-id-and-name",
         f"cluster:\n  id: {UUID}\n  name: orders\nconnectionPooler:\n  enabled: true\n",
         "2:3",
-        "cluster needs exactly one of 'id' or 'name'",
+        'cluster: has both "id" and "name"; keep one of them',
     ),
     (
         "neither-id-nor-name",
         "cluster: {}\nconnectionPooler:\n  enabled: true\n",
         "1:10",
-        "cluster needs exactly one of 'id' or 'name'",
+        'cluster: needs "id" or "name"',
     ),
     (
         "bad-uuid",
         "cluster:\n  id: 498ae72f\nconnectionPooler:\n  enabled: true\n",
         "2:7",
-        "cluster.id: '498ae72f' is not a UUID",
+        'cluster.id: "498ae72f" is not a UUID',
     ),
     (
         # Python's `$` matches before a final newline: the schema's length rules catch it
         "uuid-with-trailing-newline",
         f'cluster:\n  id: "{UUID}\\n"\nconnectionPooler:\n  enabled: true\n',
         "2:7",
-        f"cluster.id: '{UUID}\\n' is not a UUID",
+        f'cluster.id: "{UUID}\\n" is not a UUID',
     ),
     (
         "uuid-too-long",
         f"cluster:\n  id: {UUID}-0\nconnectionPooler:\n  enabled: true\n",
         "2:7",
-        f"cluster.id: '{UUID}-0' is not a UUID",
+        f'cluster.id: "{UUID}-0" is not a UUID',
     ),
     (
         "empty-name",
@@ -151,25 +172,25 @@ BAD: list[tuple[str, str | bytes, str, str]] = [
         "missing-cluster",
         "connectionPooler:\n  enabled: true\n",
         "1:1",
-        "missing required key 'cluster'",
+        'missing required key "cluster"',
     ),
     (
         "missing-pooler",
         f"# comment\ncluster:\n  id: {UUID}\n",
         "2:1",
-        "missing required key 'connectionPooler'",
+        'missing required key "connectionPooler"',
     ),
     (
         "missing-enabled",
         _pooler("  poolMode: session\n"),
         "4:3",
-        "connectionPooler: missing required key 'enabled'",
+        'connectionPooler: missing required key "enabled"',
     ),
     (
         "paused-not-boolean",
         GOOD + "paused: maybe\n",
         "5:9",
-        "paused: expected a boolean (true or false), got the string 'maybe'",
+        'paused: expected a boolean (true or false), got the string "maybe"',
     ),
     ("empty-file", "", "1:1", "the file is empty"),
     ("only-comments", "# nothing here yet\n", "1:1", "the file is empty"),
@@ -180,15 +201,15 @@ BAD: list[tuple[str, str | bytes, str, str]] = [
         "duplicate-key",
         _pooler("  enabled: true\n  enabled: false\n"),
         "5:3",
-        "duplicate key 'connectionPooler.enabled' (first at line 4)",
+        'connectionPooler: duplicate key "enabled" (first at line 4)',
     ),
     (
         "duplicate-top-key",
         GOOD + "connectionPooler:\n  enabled: false\n",
         "5:1",
-        "duplicate key 'connectionPooler' (first at line 3)",
+        'duplicate key "connectionPooler" (first at line 3)',
     ),
-    ("alias-bomb", BILLION_LAUGHS, "1:4", "anchors and aliases are not allowed (anchor '&a')"),
+    ("alias-bomb", BILLION_LAUGHS, "1:4", "anchors and aliases are not allowed (anchor &a)"),
     (
         "lone-anchor",
         f"cluster: &c\n  id: {UUID}\nconnectionPooler:\n  enabled: true\n",
@@ -199,19 +220,19 @@ BAD: list[tuple[str, str | bytes, str, str]] = [
         "python-tag",
         "cluster: !!python/object/apply:os.system ['true']\n",
         "1:10",
-        "YAML tag '!!python/object/apply:os.system' is not allowed",
+        'YAML tag "!!python/object/apply:os.system" is not allowed',
     ),
     (
         "custom-tag",
         f"cluster:\n  id: !uuid {UUID}\nconnectionPooler:\n  enabled: true\n",
         "2:7",
-        "YAML tag '!uuid' is not allowed",
+        'YAML tag "!uuid" is not allowed',
     ),
     (
         "bad-standard-tag-value",
         _pooler("  enabled: !!bool maybe\n"),
         "4:12",
-        "connectionPooler.enabled: 'maybe' is not a valid !!bool value",
+        'connectionPooler.enabled: "maybe" is not a valid !!bool value',
     ),
     (
         "complex-key",
@@ -264,7 +285,7 @@ def test_an_id_with_a_trailing_newline_never_reaches_the_api(
     for command in (["validate"], ["plan"], ["apply", "--auto-approve"], ["drift"]):
         assert main([*command, "clusters"]) == 1, command
         assert capsys.readouterr().err.splitlines()[0] == (
-            f"clusters/orders-prod.yaml:2:7: cluster.id: '{UUID}\\n' is not a UUID"
+            f'clusters/orders-prod.yaml:2:7: cluster.id: "{UUID}\\n" is not a UUID'
         )
     assert api_env.requests == []
 
@@ -280,12 +301,11 @@ def test_every_problem_in_every_file_is_listed(
     assert main(["validate", str(tmp_path)]) == 1
     a, b = tmp_path / "a.yaml", tmp_path / "b.yml"
     assert capsys.readouterr().err.splitlines() == [
-        f"{a}:2:3: cluster needs exactly one of 'id' or 'name'",
+        f'{a}:2:3: cluster: has both "id" and "name"; keep one of them',
         f"{a}:5:12: connectionPooler.enabled: expected a boolean (true or false), got the number 1",
-        f"{a}:6:13: connectionPooler.poolMode: the boolean false is not one of "
-        "'transaction', 'session'",
-        f"{b}:1:1: the document is a list: expected a mapping with 'cluster' and "
-        "'connectionPooler'",
+        f'{a}:6:13: connectionPooler.poolMode: "no" is not one of "transaction", "session"',
+        f'{b}:1:1: the document is a list: expected a mapping with "cluster" and '
+        '"connectionPooler"',
         "error: 4 problems in the desired-state files",
     ]
 
@@ -297,7 +317,7 @@ def test_a_misspelt_required_key_is_reported_once(
     path.write_text(f"cluster:\n  id: {UUID}\nconectionPooler:\n  enabled: true\n")
     assert main(["validate", str(path)]) == 1
     assert capsys.readouterr().err.splitlines()[:-1] == [
-        f"{path}:3:1: unknown key 'conectionPooler' (did you mean 'connectionPooler'?)"
+        f'{path}:3:1: unknown key "conectionPooler" (did you mean "connectionPooler"?)'
     ]
 
 
@@ -420,15 +440,15 @@ def test_json_output_lists_every_problem_on_stdout(
                 "path": str(tmp_path / "a.yaml"),
                 "line": 1,
                 "column": 1,
-                "message": "the document is a list: expected a mapping with 'cluster' and "
-                "'connectionPooler'",
+                "message": 'the document is a list: expected a mapping with "cluster" and '
+                '"connectionPooler"',
             },
             {
                 "path": str(tmp_path / "b.yaml"),
                 "line": 5,
                 "column": 13,
-                "message": "connectionPooler.poolMode: 'sesion' is not one of "
-                "'transaction', 'session'",
+                "message": 'connectionPooler.poolMode: "sesion" is not one of '
+                '"transaction", "session" (did you mean "session"?)',
             },
         ],
     }
@@ -437,3 +457,75 @@ def test_json_output_lists_every_problem_on_stdout(
 def test_a_path_is_required(capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["validate"]) == 1
     assert "the following arguments are required: PATH" in capsys.readouterr().err
+
+
+def test_each_missing_key_is_reported_once_and_counted_once(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    path = tmp_path / "x.yaml"
+    path.write_text("foo: 1\n")
+    assert main(["validate", str(path)]) == 1
+    assert capsys.readouterr().err.splitlines() == [
+        f'{path}:1:1: unknown key "foo" (expected "cluster", "connectionPooler" or "paused")',
+        f'{path}:1:1: missing required key "cluster"',
+        f'{path}:1:1: missing required key "connectionPooler"',
+        "error: 3 problems in the desired-state files",
+    ]
+
+
+@pytest.mark.parametrize(("written", "word"), [("yes", "true"), ("ON", "true"), ("No", "false")])
+def test_yaml_1_1_booleans_are_refused_by_every_command_before_any_request(
+    api_env: Emulator,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+    written: str,
+    word: str,
+) -> None:
+    """The published schema, and so every YAML 1.2 editor and check-jsonschema, refuses them:
+    reconciler follows it instead of reading them as YAML 1.1 did."""
+    monkeypatch.chdir(tmp_path)
+    Path("clusters").mkdir()
+    Path("clusters/orders.yaml").write_text(_pooler(f"  enabled: {written}\n"))
+    for command in (["validate"], ["plan"], ["apply", "--auto-approve"], ["drift"]):
+        assert main([*command, "clusters"]) == 1, command
+        assert capsys.readouterr().err.splitlines() == [
+            f"clusters/orders.yaml:4:12: connectionPooler.enabled: {written} is a YAML 1.1 "
+            f"boolean; write {word}",
+            "error: 1 problem in the desired-state files",
+        ]
+    assert api_env.requests == []
+
+
+def test_a_saved_plan_given_as_desired_state_says_how_to_apply_it(
+    api_env: Emulator,
+    clusters: Path,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    assert main(["plan", str(clusters), "--out", "plan.json"]) == 0
+    capsys.readouterr()
+    sent = len(api_env.requests)
+    Path("plan.yaml").write_text(Path("plan.json").read_text())
+    # a plan too large to be read as a desired-state file is still known by how it starts
+    Path("big.json").write_text('{"format": "reconciler-plan", "x": "' + "x" * 2**20 + '"}')
+    Path("sorted.json").write_text(
+        json.dumps(json.loads(Path("plan.json").read_text()), sort_keys=True)
+    )
+    apply_it = 'this is a saved plan, not a desired-state file: apply it with "reconciler apply {}"'
+    expected = {
+        "plan.json": apply_it.format("plan.json"),
+        "big.json": apply_it.format("big.json"),
+        "sorted.json": apply_it.format("sorted.json"),
+        "plan.yaml": "this is a saved plan, not a desired-state file: rename it to end in .json, "
+        'then apply it with "reconciler apply FILE"',
+    }
+    for path, message in expected.items():
+        # apply reads a single path not ending in .yaml or .yml as a saved plan, rightly
+        also = [["apply", "--auto-approve"]] if path.endswith(".yaml") else []
+        for command in [["validate"], ["plan"], ["drift"], *also]:
+            assert main([*command, path]) == 1, (command, path)
+            assert capsys.readouterr().err.splitlines() == [
+                f"{path}:1:1: {message}",
+                "error: 1 problem in the desired-state files",
+            ]
+    assert len(api_env.requests) == sent

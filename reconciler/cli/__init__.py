@@ -46,7 +46,9 @@ class _Parser(argparse.ArgumentParser):
     """argparse exits with 2 on bad usage; 2 means "changes" here, so usage errors become 1."""
 
     def error(self, message: str) -> None:  # type: ignore[override]
-        raise UsageError(f"{self.prog}: {message}", hint=f"see '{self.prog} --help'")
+        from reconciler.literal import requote  # argparse quotes values Python style
+
+        raise UsageError(f"{self.prog}: {requote(message)}", hint=f'see "{self.prog} --help"')
 
 
 def build_parser() -> argparse.ArgumentParser:

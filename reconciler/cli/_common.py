@@ -11,7 +11,8 @@ import sys
 from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING, TextIO, TypeVar
 
-from reconciler.errors import ReconcilerError, ValidationFailed
+from reconciler.errors import ConfigError, ReconcilerError, ValidationFailed
+from reconciler.literal import literal, one_of
 
 if TYPE_CHECKING:
     from reconciler.client import Client
@@ -21,6 +22,7 @@ if TYPE_CHECKING:
     from reconciler.planner import LiveResult
 
 T = TypeVar("T")
+LOG_LEVELS = ("debug", "info", "warning", "error")
 
 
 def add_api_options(parser: argparse.ArgumentParser) -> None:
@@ -94,14 +96,14 @@ def add_output_options(parser: argparse.ArgumentParser, formats: tuple[str, ...]
         choices=("auto", "always", "never"),
         default="auto",
         help="colour the text output (default: auto: only on a terminal, "
-        "never when NO_COLOR or CI is set)",
+        "never when NO_COLOR or CI is set or TERM=dumb)",
     )
 
 
 def add_logging_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--log-level",
-        choices=("debug", "info", "warning", "error"),
+        choices=LOG_LEVELS,
         help="log level on stderr (default: $IONOS_LOG_LEVEL or warning)",
     )
 
@@ -184,8 +186,17 @@ class _StderrHandler(logging.StreamHandler[TextIO]):
 
 
 def setup_logging(args: argparse.Namespace) -> None:
-    level = getattr(args, "log_level", None) or os.environ.get("IONOS_LOG_LEVEL") or "warning"
-    numeric = getattr(logging, level.upper(), logging.WARNING)
+    """Log to stderr at --log-level, else IONOS_LOG_LEVEL (checked as strictly as the flag)."""
+    level = getattr(args, "log_level", None)
+    if level is None:
+        level = os.environ.get("IONOS_LOG_LEVEL", "").strip().lower() or "warning"
+        if level not in LOG_LEVELS:
+            raise ConfigError(
+                f"IONOS_LOG_LEVEL is {literal(os.environ['IONOS_LOG_LEVEL'])}: "
+                f"expected {one_of(LOG_LEVELS)}",
+                hint="set it to one of these, or unset it for warning",
+            )
+    numeric = getattr(logging, level.upper())
     root = logging.getLogger()
     if not any(isinstance(h, _StderrHandler) for h in root.handlers):
         root.addHandler(_StderrHandler())
@@ -216,7 +227,7 @@ def int_range(low: int, high: int) -> Callable[[str], int]:
             value = None
         if value is None or not low <= value <= high:
             raise argparse.ArgumentTypeError(
-                f"must be a whole number from {low} to {high}, not {text!r}"
+                f"must be a whole number from {low} to {high}, not {literal(text)}"
             )
         return value
 
@@ -237,7 +248,7 @@ def float_range(low: float, high: float, *, above_low: bool = False) -> Callable
             value = math.nan
         fits = low < value <= high if above_low else low <= value <= high
         if not (math.isfinite(value) and fits):
-            raise argparse.ArgumentTypeError(f"must be a number {wanted}, not {text!r}")
+            raise argparse.ArgumentTypeError(f"must be a number {wanted}, not {literal(text)}")
         return value
 
     return parse

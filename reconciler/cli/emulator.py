@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Any
 
 from reconciler.cli import _common
 from reconciler.errors import ConfigError
+from reconciler.literal import literal
 
 if TYPE_CHECKING:
     from reconciler.emulator import Emulator
@@ -201,7 +202,7 @@ def _api(flag: str | None) -> str:
         return flag
     value = os.environ.get("RECONCILER_API", "").strip() or "v1"
     if value not in API_VERSIONS:
-        raise ConfigError(f"RECONCILER_API must be v1 or v2, not {value!r}")
+        raise ConfigError(f'RECONCILER_API must be "v1" or "v2", not {literal(value)}')
     return value
 
 

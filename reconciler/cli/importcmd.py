@@ -5,15 +5,20 @@ from __future__ import annotations
 import argparse
 import asyncio
 import os
+import re
 import sys
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from reconciler.cli import _common
+from reconciler.literal import literal
 
 if TYPE_CHECKING:
     from reconciler.config import ApiSettings
     from reconciler.model import LiveCluster
+
+
+_UUID = re.compile(r"[0-9a-fA-F]{8}-(?:[0-9a-fA-F]{4}-){3}[0-9a-fA-F]{12}")
 
 
 def register(sub: Any) -> None:
@@ -36,7 +41,11 @@ def register(sub: Any) -> None:
     )
     which = parser.add_mutually_exclusive_group(required=True)
     which.add_argument(
-        "--id", action="append", metavar="ID", help="import the cluster with this id (repeatable)"
+        "--id",
+        action="append",
+        type=_cluster_id,
+        metavar="ID",
+        help="import the cluster with this id, a UUID (repeatable)",
     )
     which.add_argument(
         "--name",
@@ -56,6 +65,17 @@ def register(sub: Any) -> None:
     _common.add_api_options(parser)
     _common.add_logging_options(parser)
     parser.set_defaults(func=run)
+
+
+def _cluster_id(text: str) -> str:
+    """A cluster id is a UUID: anything else is refused before any request (a stray character
+    would otherwise travel in the URL path, and come back as a confusing 404)."""
+    if not _UUID.fullmatch(text):
+        raise argparse.ArgumentTypeError(
+            f"{literal(text)} is not a cluster id: expected a UUID such as "
+            "498ae72f-411f-11eb-9d07-046c59cc737e"
+        )
+    return text
 
 
 def run(args: argparse.Namespace) -> int:
@@ -107,6 +127,8 @@ async def _fetch(settings: ApiSettings, args: argparse.Namespace) -> list[LiveCl
         elif args.id:
             found = list(await asyncio.gather(*(client.get_cluster(i) for i in args.id)))
         else:
-            found = list(await asyncio.gather(*(client.resolve_name(n) for n in args.name)))
+            by_id = "import one of them with --id ID instead"
+            names = (client.resolve_name(n, by_id=by_id) for n in args.name)
+            found = list(await asyncio.gather(*names))
     unique = {c.id.lower(): c for c in found}
     return sorted(unique.values(), key=lambda c: (c.name, c.id.lower()))

@@ -8,6 +8,7 @@ from __future__ import annotations
 from reconciler.dialects import v1, v2
 from reconciler.dialects.base import Dialect, Page
 from reconciler.errors import ConfigError
+from reconciler.literal import literal, one_of
 
 __all__ = ["DEFAULT", "DIALECTS", "Dialect", "Page", "get"]
 
@@ -23,6 +24,6 @@ def get(name: str) -> Dialect:
         return DIALECTS[name]
     except KeyError:
         raise ConfigError(
-            f"unknown API {name!r} (from --api or RECONCILER_API)",
-            hint=f"use one of: {', '.join(DIALECTS)}",
+            f"unknown API {literal(name)} (from --api or RECONCILER_API)",
+            hint=f"use {one_of(DIALECTS)}",
         ) from None
