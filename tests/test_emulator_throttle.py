@@ -127,9 +127,10 @@ def test_the_share_served_per_second_stays_near_the_rate(make_emulator: Any) -> 
     for worker in workers:
         worker.join(timeout=10)
     took = time.perf_counter() - started
-    # after the first second's worth, the rest came at about `rate` a second
+    # after the first second's worth, the rest came at about `rate` a second: never more (the
+    # point of a throttle); the lower bound is loose, since a loaded machine slows the clients
     steady = (len(served) - rate) / took
-    assert 0.8 * rate <= steady <= rate + 1 / took, (len(served), took)
+    assert 0.5 * rate <= steady <= rate + 1 / took, (len(served), took)
     assert sent[0] > 3 * len(served)  # they did try far more often
 
 
