@@ -46,3 +46,26 @@ def test_a_pattern_anchored_at_the_end_also_bounds_the_length(path: Path) -> Non
     for where, sub in _patterned(load_schema(path.name)):
         if sub["pattern"].endswith("$"):
             assert "maxLength" in sub, f"{path.name}{where}"
+
+
+def test_no_file_keeps_a_merge_conflict_marker() -> None:
+    """A merged branch must not leave `<<<<<<<`/`>>>>>>>` lines in code or docs."""
+    import subprocess
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parent.parent
+    tracked = subprocess.run(
+        ["git", "ls-files"], cwd=root, capture_output=True, text=True, check=False
+    ).stdout.split()
+    files = [root / f for f in tracked] or [*root.glob("**/*.md"), *root.glob("**/*.py")]
+    marked = [
+        str(path.relative_to(root))
+        for path in files
+        if path.is_file()
+        and path.suffix in (".py", ".md", ".yml", ".yaml", ".json", ".toml", ".sh", "")
+        and any(
+            line.startswith(("<<<<<<< ", ">>>>>>> "))
+            for line in path.read_text(encoding="utf-8", errors="replace").splitlines()
+        )
+    ]
+    assert marked == []
