@@ -393,3 +393,39 @@ def test_a_next_link_to_another_host_is_reported_and_never_followed() -> None:
     said = {(f.kind, f.said) for f in report.differences}
     assert ("next-link", "a next link to http://elsewhere.test") in said
     assert {r.url.host for r in api.seen} == {"api.test"}
+
+
+def test_types_nested_keys_and_documented_variants(
+    make_emulator: Callable[..., Emulator], doctor: Run
+) -> None:
+    clusters = demo_clusters()
+    clusters[0]["properties"]["ram"] = "8 GB"
+    clusters[1]["properties"]["connections"][0]["gateway"] = "10.7.222.1"
+    clusters[2]["properties"]["connectionPooler"] = {"enabled": False, "poolMode": ""}
+    emu = make_emulator(clusters=clusters)
+    code, out, _ = doctor(emu, "--format", "json")
+    assert code == 2
+    doc = json.loads(out)
+    found = differences(doc)
+    assert set(found) == {
+        ("unexpected-type", "properties.ram"),
+        ("unknown-property", "properties.connections[].gateway"),
+    }
+    assert (found[("unexpected-type", "properties.ram")]["said"]) == "a string"
+    assert "10.7.222.1" not in out  # values of unexpected properties are never quoted
+    seen = {(o["kind"], o["path"]): o["clusters"] for o in doc["observations"]}
+    assert seen[("pooler-odd", "properties.connectionPooler.poolMode")] == ["cluster-3"]
+    assert seen[("pooler-missing", "properties.connectionPooler")] == ["cluster-5"]
+
+
+def test_the_text_report_names_clusters_only_with_show_names(
+    make_emulator: Callable[..., Emulator], doctor: Run
+) -> None:
+    clusters = demo_clusters()
+    clusters[0]["metadata"]["state"] = "UPGRADING"
+    emu = make_emulator(clusters=clusters)
+    _, out, _ = doctor(emu)
+    assert "cluster-1: UPGRADING, unknown-state" in out
+    assert clusters[0]["id"] not in out and "orders-prod" not in out
+    _, named, _ = doctor(emu, "--show-names")
+    assert f"cluster-1 = orders-prod ({clusters[0]['id']}): UPGRADING, unknown-state" in named
