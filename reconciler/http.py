@@ -54,7 +54,7 @@ from reconciler.errors import (
 )
 from reconciler.rate import AdaptiveRate, FixedRate, Rate
 
-__all__ = ["MAX_BODY_BYTES", "ClientStats", "Http", "retry_after_seconds"]
+__all__ = ["MAX_BODY_BYTES", "ClientStats", "Exchange", "Http", "retry_after_seconds"]
 
 log = logging.getLogger("reconciler.client")
 
@@ -115,6 +115,22 @@ class ClientStats:
     by_status: Counter[int] = field(default_factory=Counter)
 
 
+@dataclass(frozen=True, slots=True)
+class Exchange:
+    """One answer as it arrived (every attempt, errors included), for `Http.observers`: what
+    `reconciler doctor` studies about the API (headers, page sizes, latency) without a second
+    HTTP code path."""
+
+    method: str
+    url: str
+    status: int
+    headers: httpx.Headers
+    #: from sending the request to the end of its body
+    seconds: float
+    #: bytes in the body
+    size: int
+
+
 @dataclass
 class _Call:
     """One logical request across its attempts."""
@@ -173,6 +189,8 @@ class Http:
         self._slots = asyncio.Semaphore(settings.concurrency)
         #: requests per second: the user's fixed ceiling, else one that adapts to 429s
         self.rate: Rate = FixedRate(settings.rate_limit) if settings.rate_limit else AdaptiveRate()
+        #: called with every answer received; an observer must not raise
+        self.observers: list[Callable[[Exchange], None]] = []
 
     async def __aenter__(self) -> Self:
         await self._http.__aenter__()
@@ -321,6 +339,17 @@ class Http:
         self.rate.answered(throttled=response.status_code == 429)
         took = (time.perf_counter() - started) * 1000
         self.stats.by_status[response.status_code] += 1
+        for observe in self.observers:
+            observe(
+                Exchange(
+                    call.method,
+                    str(response.url),
+                    response.status_code,
+                    response.headers,
+                    took / 1000,
+                    len(body),
+                )
+            )
         log.debug(
             "%s %s %d (%.1f ms, attempt %d)",
             call.method,

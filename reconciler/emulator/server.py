@@ -54,7 +54,8 @@ class Emulator:
 
     `api="v1"` serves the v1 API (PATCH, on the global host's paths); `api="v2"` the v2 API of
     one regional host (full-replacement PUT, Bearer only, traps included: see state_v2). v1
-    clusters given to a v2 emulator are converted (same ids and names).
+    clusters given to a v2 emulator are converted (same ids and names). `keep_write_only` (v2):
+    GETs return the `credentials` and `restoreFromBackup` the clusters were given with.
     """
 
     def __init__(
@@ -68,13 +69,17 @@ class Emulator:
         username: str | None = None,
         password: str | None = None,
         api: str = "v1",
+        keep_write_only: bool = False,
     ) -> None:
         if api not in APIS:
             raise ValueError(f"unknown API {api!r}: expected v1 or v2")
         self.api = api
         start = demo_clusters(api) if clusters is None else in_shape(clusters, api)
-        store = ClusterStoreV2 if api == "v2" else ClusterStore
-        self.store: StoreBase = store(start, busy_seconds=busy_seconds)
+        self.store: StoreBase = (
+            ClusterStoreV2(start, busy_seconds=busy_seconds, keep_write_only=keep_write_only)
+            if api == "v2"
+            else ClusterStore(start, busy_seconds=busy_seconds)
+        )
         #: milliseconds added to every request; may be changed while serving
         self.latency_ms = latency_ms
         self.faults = faults if faults is not None else Faults()

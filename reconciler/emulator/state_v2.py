@@ -210,11 +210,16 @@ def _later_by_an_hour(at: str) -> str:
 class ClusterStoreV2(StoreBase):
     """The v2 clusters: UPDATING after an accepted PUT, PROVISIONING after a creating one."""
 
-    def __init__(self, clusters: Iterable[dict[str, Any]], **kwargs: Any) -> None:
+    def __init__(
+        self, clusters: Iterable[dict[str, Any]], *, keep_write_only: bool = False, **kwargs: Any
+    ) -> None:
+        """`keep_write_only`: GETs return the credentials and restoreFromBackup the clusters
+        were given with, as the real API might (the sources conflict), for clients that must
+        meet them."""
         super().__init__(clusters, **kwargs)
         for entry in self._entries.values():
             props = entry.cluster.setdefault("properties", {})
-            for key in WRITE_ONLY:
+            for key in () if keep_write_only else WRITE_ONLY:
                 props.pop(key, None)
         self._events: list[Event] = []
 
