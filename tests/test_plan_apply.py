@@ -171,6 +171,8 @@ def test_cluster_stuck_busy_times_out_and_is_reported(
     assert main(["apply", str(clusters), "--auto-approve", "--timeout", "1", *FAST]) == 1
     out = capsys.readouterr().out
     assert "orders-prod" in out and "timed out" in out
+    # the cluster was read before it timed out: its name and id are known, each shown once
+    assert re.search(rf"^orders-prod +{ORDERS_PROD} +failed +timed out", out, re.MULTILINE)
     assert ORDERS_PROD not in patched_ids(api_env)
     assert patched_ids(api_env) == sorted([ORDERS_STAGING, ANALYTICS])
 

@@ -50,7 +50,6 @@ def test_validate_imports_no_http_library() -> None:
     assert not modules & HTTP_STACK
 
 
-
 #: reconciler's modules that read or write files, or speak HTTP
 IO_MODULES = {
     "client", "config", "engine", "http", "ignore", "importer", "loader", "output", "planfile",
