@@ -156,7 +156,8 @@ def run(args: argparse.Namespace) -> ExitCode:
         try:
             clusters = load_clusters(args.clusters, api=api)
         except (OSError, ValueError) as exc:
-            raise ConfigError(f"cannot load clusters: {exc}") from exc
+            why = exc.strerror if isinstance(exc, OSError) and exc.strerror else exc
+            raise ConfigError(f"cannot load clusters from {args.clusters}: {why}") from exc
     elif args.count:
         clusters = generate_clusters(args.count, seed=args.seed, api=api)
     else:
