@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterator
+from dataclasses import asdict
 from typing import Any
 
 from reconciler.drift import ClusterDrift, DriftReport, FieldDrift
@@ -36,8 +37,13 @@ DRIFT_VERSION = 1
 POOLER_PATH = "connectionPooler"
 
 
-def tool(version: str) -> dict[str, str]:
-    return {"name": "reconciler", "version": version}
+def _head(name: str, version: int, tool_version: str) -> dict[str, Any]:
+    """What every versioned document starts with: what it is, its layout, who wrote it."""
+    return {
+        "format": name,
+        "formatVersion": version,
+        "tool": {"name": "reconciler", "version": tool_version},
+    }
 
 
 def identity(d: DesiredCluster, live: LiveCluster | None) -> dict[str, Any]:
@@ -72,14 +78,8 @@ def _live_doc(live: LiveCluster | None) -> dict[str, Any] | None:
 
 
 def _request_doc(request: Request | None) -> dict[str, Any] | None:
-    if request is None:
-        return None
-    return {
-        "method": request.method,
-        "path": request.path,
-        "body": request.body,
-        "note": request.note,
-    }
+    """`{"method", "path", "body", "note"}`: the request's own fields."""
+    return asdict(request) if request is not None else None
 
 
 def plan_entry(item: ClusterPlan) -> dict[str, Any]:
@@ -102,9 +102,7 @@ def plan_entry(item: ClusterPlan) -> dict[str, Any]:
 
 def plan_document(plan: Plan) -> dict[str, Any]:
     return {
-        "format": PLAN_FORMAT,
-        "formatVersion": PLAN_VERSION,
-        "tool": tool(plan.tool_version),
+        **_head(PLAN_FORMAT, PLAN_VERSION, plan.tool_version),
         "created": plan.created,
         "api": {"name": plan.api, "url": plan.api_url},
         "inputs": {
@@ -189,9 +187,7 @@ _RESULTS = {ExitCode.OK: "in-sync", ExitCode.CHANGES: "drift", ExitCode.ERROR: "
 
 def drift_document(report: DriftReport) -> dict[str, Any]:
     return {
-        "format": DRIFT_FORMAT,
-        "formatVersion": DRIFT_VERSION,
-        "tool": tool(report.tool_version),
+        **_head(DRIFT_FORMAT, DRIFT_VERSION, report.tool_version),
         "checked": report.checked,
         "today": report.today.isoformat(),
         "api": {"url": report.api_url},

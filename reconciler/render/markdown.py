@@ -9,7 +9,7 @@ full JSON is.
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterator
 
 from reconciler.drift import ClusterDrift, DriftReport, Status
 from reconciler.model import Action, ClusterPlan, Plan
@@ -41,16 +41,23 @@ def _short(raw: str) -> str:
     return flat if len(flat) <= COMPACT_ERROR else flat[: COMPACT_ERROR - 1] + "…"
 
 
-def _errors(title: str, items: list[tuple[str, str, str]]) -> Section:
-    """Clusters that need a person, as `- name (file): why`; compact: the reason cut short."""
-    full = [f"- {code(name)} ({code(path)}): {words(why)}" for name, path, why in items]
-    short = [f"- {code(name)} ({code(path)}): {words(_short(why))}" for name, path, why in items]
-    return Section(_listing(title, full), keep=True, compact=_listing(title, short))
-
-
-def _paused(items: Iterable[tuple[ClusterPlan, str]]) -> Section:
-    entries = [f"- {code(cluster_title(item))} ({code(path)})" for item, path in items]
-    return Section(_listing("Paused, skipped", entries), keep=True)
+def _needs_a_person(
+    title: str, errors: list[tuple[ClusterPlan, str]], paused: list[ClusterPlan]
+) -> list[Section]:
+    """The sections that come first and are never cut: the clusters that could not be handled
+    (`- name (file): why`; compact: the reason cut short), then the paused ones."""
+    sections = []
+    if errors:
+        rows = [
+            (f"- {code(cluster_title(c))} ({code(c.desired.path)}): ", why) for c, why in errors
+        ]
+        full = [head + words(why) for head, why in rows]
+        short = [head + words(_short(why)) for head, why in rows]
+        sections.append(Section(_listing(title, full), keep=True, compact=_listing(title, short)))
+    if paused:
+        entries = [f"- {code(cluster_title(c))} ({code(c.desired.path)})" for c in paused]
+        sections.append(Section(_listing("Paused, skipped", entries), keep=True))
+    return sections
 
 
 def _folded(title: str, names: list[str]) -> Section:
@@ -71,19 +78,11 @@ def _full_json(what: str, command: str, saved: str | None) -> str:
 def plan(plan: Plan, options: Options) -> Iterator[str]:
     head = ["### reconciler plan", "", f"**{plan_summary(plan)}**"]
     by_action = {a: [c for c in plan.clusters if c.action is a] for a in Action}
-    sections = []
-    if by_action[Action.ERROR]:
-        sections.append(
-            _errors(
-                "Cannot be planned",
-                [
-                    (cluster_title(c), c.desired.path, c.error or "")
-                    for c in by_action[Action.ERROR]
-                ],
-            )
-        )
-    if by_action[Action.PAUSED]:
-        sections.append(_paused((c, c.desired.path) for c in by_action[Action.PAUSED]))
+    sections = _needs_a_person(
+        "Cannot be planned",
+        [(c, c.error or "") for c in by_action[Action.ERROR]],
+        by_action[Action.PAUSED],
+    )
     updates = by_action[Action.UPDATE]
     if updates:
         table = ["", f"**To change ({len(updates)})**", ""]
@@ -114,19 +113,11 @@ def plan(plan: Plan, options: Options) -> Iterator[str]:
 def drift(report: DriftReport, options: Options) -> Iterator[str]:
     head = ["### reconciler drift", "", f"**{drift_summary(report)}**"]
     by_status = {s: [c for c in report.clusters if c.status is s] for s in Status}
-    sections = []
-    if by_status[Status.ERROR]:
-        sections.append(
-            _errors(
-                "Cannot be checked",
-                [
-                    (cluster_title(c.plan), c.plan.desired.path, c.error or "")
-                    for c in by_status[Status.ERROR]
-                ],
-            )
-        )
-    if by_status[Status.PAUSED]:
-        sections.append(_paused((c.plan, c.plan.desired.path) for c in by_status[Status.PAUSED]))
+    sections = _needs_a_person(
+        "Cannot be checked",
+        [(c.plan, c.error or "") for c in by_status[Status.ERROR]],
+        [c.plan for c in by_status[Status.PAUSED]],
+    )
     expired = report.expired_rules
     if expired:
         entries = [
