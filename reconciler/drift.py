@@ -15,8 +15,15 @@ from datetime import date
 from enum import StrEnum
 from typing import Any
 
-from reconciler.errors import ExitCode
 from reconciler.model import Action, ClusterPlan, IgnoreRule, Plan
+
+
+class Result(StrEnum):
+    """What a whole report comes to; `drift` exits with the ExitCode that goes with it."""
+
+    IN_SYNC = "in-sync"
+    DRIFT = "drift"
+    ERROR = "error"
 
 
 class Status(StrEnum):
@@ -77,11 +84,11 @@ class DriftReport:
         return sum(1 for c in self.clusters if c.status is status)
 
     @property
-    def exit_code(self) -> ExitCode:
-        """ERROR when any cluster could not be checked, else CHANGES when drift is left."""
+    def result(self) -> Result:
+        """ERROR when any cluster could not be checked, else DRIFT when drift is left."""
         if self.count(Status.ERROR):
-            return ExitCode.ERROR
-        return ExitCode.CHANGES if self.count(Status.DRIFTED) else ExitCode.OK
+            return Result.ERROR
+        return Result.DRIFT if self.count(Status.DRIFTED) else Result.IN_SYNC
 
     @property
     def expired_rules(self) -> tuple[IgnoreRule, ...]:

@@ -69,4 +69,9 @@ def run(args: argparse.Namespace) -> ExitCode:
         print(line)
     if args.output:
         print(f"Drift report ({args.format}) written to {args.output}", file=sys.stderr)
-    return report.exit_code
+    exits = {
+        drift.Result.IN_SYNC: ExitCode.OK,
+        drift.Result.DRIFT: ExitCode.CHANGES,
+        drift.Result.ERROR: ExitCode.ERROR,
+    }
+    return exits[report.result]

@@ -12,7 +12,6 @@ from dataclasses import asdict
 from typing import Any
 
 from reconciler.drift import ClusterDrift, DriftReport, FieldDrift
-from reconciler.errors import ExitCode
 from reconciler.model import (
     Action,
     ApplyReport,
@@ -181,10 +180,6 @@ def drift_entry(c: ClusterDrift) -> dict[str, Any]:
     }
 
 
-#: the drift report's `result`, by exit code
-_RESULTS = {ExitCode.OK: "in-sync", ExitCode.CHANGES: "drift", ExitCode.ERROR: "error"}
-
-
 def drift_document(report: DriftReport) -> dict[str, Any]:
     return {
         **_head(DRIFT_FORMAT, DRIFT_VERSION, report.tool_version),
@@ -192,7 +187,7 @@ def drift_document(report: DriftReport) -> dict[str, Any]:
         "today": report.today.isoformat(),
         "api": {"url": report.api_url},
         "ignoreFile": report.ignore_file,
-        "result": _RESULTS[report.exit_code],
+        "result": report.result.value,
         "summary": report.summary(),
         "clusters": [drift_entry(c) for c in report.clusters],
         "ignoreRules": [
