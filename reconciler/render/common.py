@@ -21,7 +21,8 @@ from reconciler.model import ApplyReport, ClusterPlan, ImportReport, Plan, Valid
 #: C0 and C1 controls, DEL, and the two Unicode line breaks that some viewers honour
 _CONTROL = re.compile("[\x00-\x1f\x7f-\x9f\u2028\u2029]")
 _COLORS = {"green": "32", "yellow": "33", "red": "31", "bold": "1", "dim": "2", "cyan": "36"}
-#: where the budget of a Markdown report comes from, and its default (see render.budget)
+#: characters a Markdown report uses at most: room is left below GitHub's comment limit for
+#: what a pipeline adds (render.budget)
 DEFAULT_BUDGET = 64_000
 
 

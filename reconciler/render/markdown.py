@@ -130,7 +130,7 @@ def drift(report: DriftReport, options: Options) -> Iterator[str]:
         sections.append(Section(listing, keep=True))
     drifted = [c for c in report.clusters if c.drifted]
     if drifted:
-        sections.append(Section(_drift_table(drifted, report)))
+        sections.append(Section(_drift_table(drifted)))
     ignored = [(c, f) for c in report.clusters for f in c.ignored]
     if ignored:
         entries = []
@@ -151,7 +151,7 @@ def drift(report: DriftReport, options: Options) -> Iterator[str]:
     )
 
 
-def _drift_table(drifted: list[ClusterDrift], report: DriftReport) -> list[str]:
+def _drift_table(drifted: list[ClusterDrift]) -> list[str]:
     table = ["", f"**Drifted ({len(drifted)})**", ""]
     table += ["| Cluster | Field | Live | Desired | File |", "|---|---|---|---|---|"]
     for c in drifted:
