@@ -95,7 +95,7 @@ def stages(api_url: str, directory: Path) -> list[tuple[str, float]]:
     fetched = time.perf_counter()
     plan = engine.make_plan(loaded, live, client)
     planned = time.perf_counter()
-    lines = sum(1 for _ in render.plan_text(plan))
+    lines = sum(1 for _ in render.PLAN.lines("text", plan))
     rendered = time.perf_counter()
     assert lines > 0
     return [

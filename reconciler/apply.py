@@ -15,8 +15,6 @@ others.
 from __future__ import annotations
 
 import asyncio
-import contextlib
-import json
 import math
 import time
 from collections.abc import Callable
@@ -25,7 +23,14 @@ from enum import Enum
 from typing import TYPE_CHECKING, Any
 
 from reconciler.backoff import Backoff
-from reconciler.errors import ApiError, ConflictError, ReconcilerError, TransportError
+from reconciler.errors import (
+    ApiError,
+    ConflictError,
+    Interrupted,
+    ReconcilerError,
+    Refused,
+    TransportError,
+)
 from reconciler.model import (
     POOLER_FIELDS,
     Action,
@@ -37,6 +42,8 @@ from reconciler.model import (
     Plan,
     pooler_matches,
 )
+from reconciler.render.common import value
+from reconciler.watch import Watcher
 
 if TYPE_CHECKING:
     from reconciler.client import Client
@@ -67,143 +74,9 @@ class ApplyOptions:
     max_conflicts: int = 5
 
 
-class WaitTimeout(ReconcilerError):
-    def __init__(self, seconds: float, last: LiveCluster | None, what: str) -> None:
-        state = f" (last seen {last.state}, pooler {last.pooler()})" if last else ""
-        super().__init__(f"timed out after {seconds:.0f}s waiting for {what}{state}")
-
-
-class Interrupted(ReconcilerError):
-    exit_code = 130
-
-
-class _Expired(Exception):
-    """A waiter's deadline passed; `Watcher.wait` turns it into a WaitTimeout with context."""
-
-
-@dataclass
-class _Waiter:
-    cluster_id: str
-    ready: Callable[[LiveCluster], bool]
-    deadline: float
-    polls: int
-    due: float
-    future: asyncio.Future[LiveCluster]
-    last: LiveCluster | None = None
-
-
-@dataclass
-class Watcher:
-    """Polls the clusters that apply waits for, one list walk when many are due at once."""
-
-    client: Client
-    options: ApplyOptions
-    stop: asyncio.Event
-    _waiters: list[_Waiter] = field(default_factory=list)
-    _task: asyncio.Task[None] | None = None
-
-    async def wait(
-        self, cluster_id: str, ready: Callable[[LiveCluster], bool], deadline: float, what: str
-    ) -> LiveCluster:
-        loop = asyncio.get_running_loop()
-        now = time.monotonic()
-        waiter = _Waiter(
-            cluster_id,
-            ready,
-            deadline,
-            1,
-            min(now + self.options.poll.delay(1), deadline),
-            loop.create_future(),
-        )
-        self._waiters.append(waiter)
-        if self._task is None or self._task.done():
-            self._task = asyncio.create_task(self._run())
-        try:
-            return await waiter.future
-        except _Expired:
-            raise WaitTimeout(time.monotonic() - now, waiter.last, what) from None
-
-    async def _run(self) -> None:
-        while self._waiters:
-            if self.stop.is_set():
-                for w in self._waiters:
-                    if not w.future.done():
-                        w.future.set_exception(Interrupted("interrupted while waiting"))
-                self._waiters.clear()
-                return
-            now = time.monotonic()
-            due = [w for w in self._waiters if w.due <= now]
-            if not due:
-                next_due = min(w.due for w in self._waiters)
-                with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(self.stop.wait(), timeout=max(0.0, next_due - now))
-                continue
-            polled = await self._poll(due)
-            now = time.monotonic()
-            for w in polled:
-                if w.future.done():
-                    continue
-                try:
-                    ready = w.last is not None and w.ready(w.last)
-                except ReconcilerError as exc:  # the reading rules waiting out
-                    w.future.set_exception(exc)
-                    continue
-                if ready:
-                    assert w.last is not None
-                    w.future.set_result(w.last)
-                elif now >= w.deadline:
-                    w.future.set_exception(_Expired())
-                else:
-                    w.polls += 1
-                    w.due = min(now + self.options.poll.delay(w.polls), w.deadline)
-            self._waiters = [w for w in self._waiters if not w.future.done()]
-
-    async def _poll(self, due: list[_Waiter]) -> list[_Waiter]:
-        """Refresh the due waiters; returns every waiter that got a fresh reading.
-
-        When many clusters are waited for, one list walk refreshes all of them at once (due
-        or not): waiters fall due a few milliseconds apart, so counting only the due ones
-        would almost never batch.
-        """
-        if len(self._waiters) > self.options.batch_threshold:
-            polled = list(self._waiters)
-            try:
-                by_id = {c.id: c for c in await self.client.list_clusters()}
-            except ReconcilerError as exc:
-                for w in polled:
-                    if not w.future.done():
-                        w.future.set_exception(exc)
-                return polled
-            for w in polled:
-                found = by_id.get(w.cluster_id)
-                if w.future.done():
-                    continue
-                if found is None:
-                    w.future.set_exception(
-                        ReconcilerError(f"cluster {w.cluster_id} is no longer listed by the API")
-                    )
-                else:
-                    w.last = found
-            return polled
-        results = await asyncio.gather(
-            *(self.client.get_cluster(w.cluster_id) for w in due), return_exceptions=True
-        )
-        for w, result in zip(due, results, strict=True):
-            if isinstance(result, LiveCluster):
-                w.last = result
-            elif isinstance(result, BaseException) and not w.future.done():
-                w.future.set_exception(result)
-        return due
-
-
-def _shown(value: Any) -> str:
-    return json.dumps(value)
-
-
 def _moved(planned: dict[str, Any], now: dict[str, Any]) -> list[str]:
     return [
-        f"{name} moved since the plan (planned from {_shown(planned[name])}, "
-        f"now {_shown(now[name])})"
+        f"{name} moved since the plan (planned from {value(planned[name])}, now {value(now[name])})"
         for name in POOLER_FIELDS
         if planned[name] != now[name]
     ]
@@ -217,29 +90,25 @@ class _Verdict(Enum):
     MATCHED = "matched"
 
 
-class _Refusal(ReconcilerError):
-    """The cluster is not the one, or not in the state, the plan was computed from."""
-
-
 def decide(item: ClusterPlan, live: LiveCluster, target: dict[str, Any]) -> _Verdict:
     """The rule for every PATCH, first or repeated: send only onto what the plan was computed
-    from. Raises _Refusal naming what moved; MATCHED means the target already holds."""
+    from. Raises Refused naming what moved; MATCHED means the target already holds."""
     assert item.live is not None
     wanted = item.desired
     if wanted.name is not None and live.name != wanted.name:
-        raise _Refusal(
-            f"the cluster is now named {_shown(live.name)}, not {_shown(wanted.name)}: "
+        raise Refused(
+            f"the cluster is now named {value(live.name)}, not {value(wanted.name)}: "
             "nothing sent, plan again"
         )
     if live.id.lower() != item.live.id.lower():
-        raise _Refusal(f"the API answered for cluster {live.id}, not {item.live.id}")
+        raise Refused(f"the API answered for cluster {live.id}, not {item.live.id}")
     if live.state != "AVAILABLE":
         return _Verdict.WAIT
     if pooler_matches(live.pooler(), target):
         return _Verdict.MATCHED
     moved = _moved(item.live.pooler(), live.pooler())
     if moved:
-        raise _Refusal("; ".join(moved) + ": nothing sent, plan again")
+        raise Refused("; ".join(moved) + ": nothing sent, plan again")
     return _Verdict.SEND
 
 
@@ -377,7 +246,7 @@ class Applier:
                     continue  # read it again, right before the PATCH
             except Interrupted:
                 return stopped()
-            except _Refusal as exc:
+            except Refused as exc:
                 if not sent:
                     return result(Outcome.REFUSED, exc.message)
                 how = "whose answer was lost" if lost else "refused by the API"
@@ -448,13 +317,13 @@ class Applier:
             if not reached and now != planned:
                 # neither ours nor what we changed: another writer was here
                 moved = ", ".join(
-                    f"{name} is {_shown(now[name])}"
+                    f"{name} is {value(now[name])}"
                     for name in POOLER_FIELDS
                     if now[name] != target[name]
                 )
-                raise _Refusal(f"another change reached the cluster after ours: {moved}")
+                raise Refused(f"another change reached the cluster after ours: {moved}")
             if not reached and seen_busy:
-                raise _Refusal("the cluster was busy and came back without the new pooler")
+                raise Refused("the cluster was busy and came back without the new pooler")
             settled = seen_busy or time.monotonic() - patched_at >= self.options.settle
             return settled and reached
 

@@ -7,18 +7,19 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
-import json
 import time
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 from reconciler import __version__
-from reconciler.apply import Applier, ApplyOptions, Progress, Watcher
+from reconciler.apply import Applier, ApplyOptions, Progress
 from reconciler.config import display_url
 from reconciler.errors import PlanFileError, ReconcilerError
 from reconciler.model import Action, ApplyReport, DesiredCluster, LiveCluster, Plan
 from reconciler.planner import LiveResult, build_plan
+from reconciler.render.common import value
+from reconciler.watch import Watcher
 
 if TYPE_CHECKING:
     from reconciler.client import Client
@@ -157,8 +158,8 @@ async def confirm_identities(client: Client, plan: Plan) -> None:
     for item, live in zip(wanted, found, strict=True):
         if live is not None and live.name != item.desired.name:
             raise PlanFileError(
-                f"{item.desired.path} names cluster {json.dumps(item.desired.name)}, but cluster "
-                f"{live.id} of the plan is named {json.dumps(live.name)}: the plan was edited or "
+                f"{item.desired.path} names cluster {value(item.desired.name)}, but cluster "
+                f"{live.id} of the plan is named {value(live.name)}: the plan was edited or "
                 "the cluster renamed; nothing sent",
                 hint="make a new plan with 'reconciler plan PATH... --out FILE'",
             )

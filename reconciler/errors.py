@@ -1,17 +1,26 @@
-"""The exception tree: every failure a user can meet, with its exit code and a hint.
+"""Exit codes and the exception tree: every failure a user can meet, with a hint.
 
-    ReconcilerError              exit 1; `hint` says what to do next
+    ReconcilerError              exit 1 (ExitCode.ERROR); `hint` says what to do next
     ├── UsageError               bad arguments or flags
     ├── ConfigError              settings: missing credentials, bad API URL
     ├── ValidationFailed         desired-state files are invalid (carries every Problem)
+    │   └── IgnoreFileInvalid    the ignore file is invalid
     ├── PlanFileError            a saved plan is unreadable, stale or tampered with
     ├── OutputError              an output file cannot be written, or would replace an input
     ├── ResolveError             a desired cluster matches no live cluster, or several
     ├── TransportError           no answer from the API after every retry
     ├── ResponseError            the API answered 2xx with something unusable
-    └── ApiError                 the API answered with a status >= 300
-        ├── NotFoundError        404
-        └── ConflictError        409: the cluster is not AVAILABLE
+    ├── ApiError                 the API answered with a status >= 300
+    │   ├── NotFoundError        404
+    │   └── ConflictError        409: the cluster is not AVAILABLE
+    ├── WaitTimeout              a cluster did not reach the awaited state in time
+    ├── Refused                  apply will not update a cluster that moved since the plan
+    └── Interrupted              apply was stopped (Ctrl-C, SIGTERM) while waiting
+
+    Signals between layers, never shown as such:
+    WaitExpired (Exception)      a waiter's deadline passed; the watcher names what it awaited
+    StdoutFailed (Exception)     stdout cannot be written (a closed pipe, a full disk)
+    Terminated (BaseException)   SIGTERM outside apply's sending phase: stops like Ctrl-C
 
 This module imports nothing from third parties so that every layer may raise these.
 """
@@ -19,12 +28,33 @@ This module imports nothing from third parties so that every layer may raise the
 from __future__ import annotations
 
 from dataclasses import dataclass
+from enum import IntEnum
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from reconciler.model import LiveCluster
+
+
+class ExitCode(IntEnum):
+    """What every command exits with; 0, 1 and 2 as Terraform's `-detailed-exitcode`."""
+
+    OK = 0
+    #: any error: invalid input or flag, API error, a cluster that failed, stdout unwritable
+    ERROR = 1
+    #: changes pending (plan --detailed-exitcode) or drift found (drift)
+    CHANGES = 2
+    #: SIGINT (Ctrl-C), as a shell reports it: 128 + 2
+    INTERRUPTED = 130
+    #: stdout closed early (`| head`), as a shell reports SIGPIPE: 128 + 13
+    BROKEN_PIPE = 141
+    #: SIGTERM, as CI systems cancel a job: 128 + 15
+    TERMINATED = 143
 
 
 class ReconcilerError(Exception):
-    """Base of every error reconciler reports itself (anything else is a bug)."""
+    """Base of every error reconciler reports itself (anything else is a bug); each ends the
+    command with ExitCode.ERROR."""
 
-    exit_code = 1
     hint: str | None = None
 
     def __init__(self, message: str, *, hint: str | None = None) -> None:
@@ -61,10 +91,19 @@ class Problem:
 class ValidationFailed(ReconcilerError):
     """Desired-state input is invalid; nothing may be sent to the API."""
 
+    #: what the problems are in, for the message
+    subject = "the desired-state files"
+
     def __init__(self, problems: list[Problem]) -> None:
         count = len(problems)
-        super().__init__(f"{count} problem{'s' if count != 1 else ''} in the desired-state files")
+        super().__init__(f"{count} problem{'s' if count != 1 else ''} in {self.subject}")
         self.problems = problems
+
+
+class IgnoreFileInvalid(ValidationFailed):
+    """Problems in the ignore file: listed like those of desired-state files, named as its."""
+
+    subject = "the ignore file"
 
 
 class PlanFileError(ReconcilerError):
@@ -151,3 +190,43 @@ class NotFoundError(ApiError):
 
 class ConflictError(ApiError):
     """409: the cluster is not in a state that accepts changes."""
+
+
+class WaitTimeout(ReconcilerError):
+    """A cluster did not reach the awaited state before the deadline (apply's --timeout).
+
+    `last` is the cluster as last read, if it was read at all: a cluster that
+    never left BUSY is still named in plans and reports.
+    """
+
+    def __init__(self, message: str, *, last: LiveCluster | None = None) -> None:
+        super().__init__(message)
+        self.last = last
+
+
+class Refused(ReconcilerError):
+    """The cluster is not the one, or not in the state, the plan was computed from: apply
+    sends nothing to it."""
+
+
+class Interrupted(ReconcilerError):
+    """Apply was stopped (Ctrl-C, SIGTERM) while waiting or backing off; it sends nothing new."""
+
+
+class WaitExpired(Exception):
+    """A waiter's deadline passed; the watcher turns it into a WaitTimeout naming what it
+    awaited."""
+
+
+class StdoutFailed(Exception):
+    """stdout cannot be written; kept apart from other OSErrors, which are bugs."""
+
+    def __init__(self, error: OSError) -> None:
+        super().__init__(str(error))
+        self.error = error
+
+
+class Terminated(BaseException):
+    """SIGTERM outside apply's sending phase (which handles it itself): stop like Ctrl-C.
+
+    A BaseException, as KeyboardInterrupt is, so that no `except Exception` swallows it."""

@@ -13,9 +13,9 @@ from datetime import date
 from functools import cache
 from typing import TYPE_CHECKING, Any
 
-from reconciler.drift import DEFAULT_IGNORE_FILE, IgnoreRule
-from reconciler.errors import Problem, UsageError, ValidationFailed
+from reconciler.errors import IgnoreFileInvalid, Problem, UsageError
 from reconciler.literal import literal
+from reconciler.model import IgnoreRule
 from reconciler.resources import load_schema
 from reconciler.verdicts import explain, once
 from reconciler.yamlread import Pos, Reader, Where, decode, dotted, read_bytes
@@ -24,18 +24,10 @@ if TYPE_CHECKING:
     from jsonschema import Draft202012Validator
     from jsonschema.exceptions import ValidationError
 
+DEFAULT_IGNORE_FILE = ".reconcilerignore"
 #: An ignore file is a few dozen lines; anything this large is a mistake.
 MAX_FILE_BYTES = 1024 * 1024
 _DATE = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
-
-
-class IgnoreFileInvalid(ValidationFailed):
-    """Problems in the ignore file: listed like those of desired-state files, named as its."""
-
-    def __init__(self, problems: list[Problem]) -> None:
-        super().__init__(problems)
-        count = len(problems)
-        self.args = (f"{count} problem{'s' if count != 1 else ''} in the ignore file",)
 
 
 def resolve_path(explicit: str | None) -> str | None:

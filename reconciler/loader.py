@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING, Any
 from reconciler.errors import Problem, ValidationFailed
 from reconciler.literal import literal
 from reconciler.model import DesiredCluster
-from reconciler.planfile import FORMAT as PLAN_FORMAT
+from reconciler.render.jsondoc import PLAN_FORMAT
 from reconciler.resources import load_schema
 from reconciler.verdicts import explain, once
 from reconciler.yamlread import Pos, Reader, decode, read_bytes

@@ -9,8 +9,12 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
+from datetime import date
 from enum import StrEnum
+from fnmatch import fnmatchcase
 from typing import Any
+
+from reconciler.errors import Problem
 
 POOL_MODES = ("transaction", "session")
 POOLER_FIELDS = ("enabled", "poolMode")
@@ -198,3 +202,56 @@ class ApplyReport:
     @property
     def ok(self) -> bool:
         return not self.interrupted and not any(r.outcome in FAILED_OUTCOMES for r in self.results)
+
+
+@dataclass(frozen=True, slots=True)
+class IgnoreRule:
+    """One entry of the ignore file: accepted drift on a cluster (one field, or every field)."""
+
+    #: a cluster id, a displayName, or a glob (`*`, `?`, `[...]`) over either
+    cluster: str
+    reason: str
+    #: wire name inside connectionPooler; None covers every field
+    field: str | None = None
+    #: last day the rule is in force (inclusive); None: no end
+    until: date | None = None
+    path: str = ""
+    line: int = 0
+
+    def expired(self, today: date) -> bool:
+        return self.until is not None and today > self.until
+
+    def matches(self, cluster_id: str, name: str, field: str) -> bool:
+        """Ids match case-insensitively (the API's ids are UUIDs); names exactly, as in files."""
+        if self.field is not None and self.field != field:
+            return False
+        return fnmatchcase(name, self.cluster) or fnmatchcase(
+            cluster_id.lower(), self.cluster.lower()
+        )
+
+    @property
+    def where(self) -> str:
+        return f"{self.path}:{self.line}"
+
+    def describe(self) -> str:
+        """`cluster` [field], for messages."""
+        return self.cluster + (f" {self.field}" if self.field else "")
+
+
+@dataclass(frozen=True, slots=True)
+class ValidationReport:
+    """What `validate` found: how many files it read, every problem, the paused files."""
+
+    files: int
+    problems: tuple[Problem, ...] = ()
+    paused: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class ImportReport:
+    """What `import` wrote: each file with the cluster it adopts, into `out_dir`, of the
+    `wanted` files (fewer when a write failed)."""
+
+    out_dir: str
+    written: tuple[tuple[str, LiveCluster], ...] = ()
+    wanted: int = 0

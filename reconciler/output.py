@@ -1,5 +1,6 @@
-"""Output files (a saved plan, a drift report, imported desired-state files): written whole or
-not at all, and never over a file the same run reads.
+"""Output files (a saved plan, a drift report, imported desired-state files, the emulator's URL
+file): the one writer of every file reconciler writes, whole or not at all, never over a file
+the same run reads, and every failure an OutputError naming the file.
 
 Each file is written to a temporary file beside it, flushed to disk, then renamed over the
 target in one step, so a full disk, a quota, a crash or a reader at the wrong moment never meets
@@ -55,6 +56,21 @@ def write_atomic(path: str | os.PathLike[str], text: str, *, overwrite: bool = T
         if isinstance(exc, FileExistsError) and exc.filename == target:
             raise OutputError(f"cannot write {shown}: it already exists") from exc
         raise OutputError(f"cannot write {shown}: {exc.strerror or exc}") from exc
+
+
+def write_lines(
+    path: str | os.PathLike[str], lines: Iterable[str], *, overwrite: bool = True
+) -> None:
+    """Rendered lines as a file, each ended by a newline; as `write_atomic`."""
+    write_atomic(path, "".join(line + "\n" for line in lines), overwrite=overwrite)
+
+
+def make_dir(path: str | os.PathLike[str]) -> None:
+    """Create an output directory (and its parents) if missing; OutputError names it if not."""
+    try:
+        os.makedirs(path, exist_ok=True)
+    except OSError as exc:
+        raise OutputError(f"cannot create {os.fspath(path)}: {exc.strerror or exc}") from exc
 
 
 def refuse_inputs(path: str, inputs: Iterable[str], *, flag: str) -> None:

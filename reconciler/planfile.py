@@ -1,9 +1,9 @@
-"""The plan document: what `plan --format json` prints, `plan --out` saves and `apply` reads back.
+"""The plan file: what `plan --out` saves and `apply` reads back.
 
-Converting between Plan and the document is pure; reading and writing the file are the only I/O
-(writing goes through `output`, like every file reconciler writes).
-A plan read back is validated against the published schema first, so a hand-edited plan cannot
-make apply send anything but the documented pooler change.
+The document itself is built by `render.jsondoc` (it is also what `plan --format json` prints);
+this module writes it (through `output`, like every file reconciler writes), reads it, and
+rebuilds a Plan from it. A plan read back is validated against the published schema first, so
+a hand-edited plan cannot make apply send anything but the documented pooler change.
 """
 
 from __future__ import annotations
@@ -22,93 +22,12 @@ from reconciler.model import (
     Plan,
     Request,
 )
-
-FORMAT = "reconciler-plan"
-FORMAT_VERSION = 2
-#: where the pooler fields live, in reconciler's terms (each API spells it its own way)
-POOLER_PATH = "connectionPooler"
-
-
-def summary(plan: Plan) -> dict[str, int]:
-    return {
-        "total": len(plan.clusters),
-        "update": plan.count(Action.UPDATE),
-        "noop": plan.count(Action.NOOP),
-        "paused": plan.count(Action.PAUSED),
-        "error": plan.count(Action.ERROR),
-    }
-
-
-def _live_doc(live: LiveCluster | None) -> dict[str, Any] | None:
-    if live is None:
-        return None
-    return {
-        "state": live.state,
-        "enabled": live.enabled,
-        "poolMode": live.pool_mode,
-        "lastModifiedDate": live.last_modified,
-        "poolerReported": live.pooler_reported,
-    }
-
-
-def identity(d: DesiredCluster, live: LiveCluster | None) -> dict[str, Any]:
-    """Which file and which cluster an entry is about; shared by the plan and drift documents."""
-    return {
-        "file": d.path,
-        "line": d.line,
-        "ref": {"id": d.cluster_id, "name": d.name},
-        "id": live.id if live else None,
-        "name": live.name if live else None,
-    }
-
-
-def cluster_document(item: ClusterPlan) -> dict[str, Any]:
-    d, live = item.desired, item.live
-    return {
-        **identity(d, live),
-        "action": item.action.value,
-        "desired": d.declared(),
-        "live": _live_doc(live),
-        "changes": [
-            {"field": c.field, "path": f"{POOLER_PATH}.{c.field}", "old": c.old, "new": c.new}
-            for c in item.changes
-        ],
-        "target": item.target,
-        "request": _request_doc(item.request),
-        "error": item.error,
-        "notes": list(live.notes) if live else [],
-    }
-
-
-def _request_doc(request: Request | None) -> dict[str, Any] | None:
-    if request is None:
-        return None
-    return {
-        "method": request.method,
-        "path": request.path,
-        "body": request.body,
-        "note": request.note,
-    }
-
-
-def to_document(plan: Plan) -> dict[str, Any]:
-    return {
-        "format": FORMAT,
-        "formatVersion": FORMAT_VERSION,
-        "tool": {"name": "reconciler", "version": plan.tool_version},
-        "created": plan.created,
-        "api": {"name": plan.api, "url": plan.api_url},
-        "inputs": {
-            "digest": plan.input_digest,
-            "files": [{"path": path, "sha256": digest} for path, digest in plan.inputs],
-        },
-        "summary": summary(plan),
-        "clusters": [cluster_document(item) for item in plan.clusters],
-    }
+from reconciler.output import write_atomic
+from reconciler.render import jsondoc
 
 
 def dumps(plan: Plan) -> str:
-    return json.dumps(to_document(plan), indent=2) + "\n"
+    return jsondoc.dumps(jsondoc.plan_document(plan)) + "\n"
 
 
 def _cluster_from(doc: dict[str, Any]) -> ClusterPlan:
@@ -190,6 +109,4 @@ def read(path: str) -> Plan:
 
 def write(path: str, plan: Plan) -> None:
     """Save the plan whole or not at all: a failed write leaves any older plan as it was."""
-    from reconciler.output import write_atomic
-
     write_atomic(path, dumps(plan))

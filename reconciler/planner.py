@@ -7,13 +7,12 @@ dialect's business (`request_for`): the planner never sees a wire format.
 
 from __future__ import annotations
 
-import json
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import replace
 from typing import Any
 
 from reconciler.diff import diff_pooler
-from reconciler.errors import ReconcilerError
+from reconciler.errors import ReconcilerError, WaitTimeout
 from reconciler.model import (
     DEFAULT_POOL_MODE,
     POOL_MODES,
@@ -24,6 +23,7 @@ from reconciler.model import (
     Plan,
     Request,
 )
+from reconciler.render.common import value
 
 LiveResult = LiveCluster | ReconcilerError
 #: the dialect's request for a read and a target, shown in plans
@@ -52,8 +52,10 @@ def plan_cluster(desired: DesiredCluster, live: LiveResult | None) -> ClusterPla
     if live is None:
         return ClusterPlan(desired, Action.ERROR, error="the cluster was not fetched")
     if isinstance(live, ReconcilerError):
-        message = live.message + (f" ({live.hint})" if live.hint else "")
-        return ClusterPlan(desired, Action.ERROR, error=message)
+        message = live.message + (f"; {live.hint}" if live.hint else "")
+        # a cluster read but never settled (still BUSY at the deadline) is still named by id
+        seen = live.last if isinstance(live, WaitTimeout) else None
+        return ClusterPlan(desired, Action.ERROR, live=seen, error=message)
     target = target_pooler(desired, live)
     changes = diff_pooler(live.pooler(), target)
     if live.state != "AVAILABLE":
@@ -75,7 +77,7 @@ def plan_cluster(desired: DesiredCluster, live: LiveResult | None) -> ClusterPla
             live=live,
             changes=changes,
             error=(
-                f"the live poolMode {json.dumps(live.pool_mode)} is not a value the API accepts, "
+                f"the live poolMode {value(live.pool_mode)} is not a value the API accepts, "
                 'and the file does not declare poolMode: declare "poolMode: transaction" or '
                 '"session"'
             ),

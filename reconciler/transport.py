@@ -9,6 +9,7 @@ transport that lets nothing but GET leave the process.
 
 from __future__ import annotations
 
+import json
 import logging
 import os
 import re
@@ -61,7 +62,7 @@ def proxy_problem(exc: Exception) -> ConfigError | None:
             return ConfigError(
                 f"{name}={shown} is a SOCKS proxy, which needs the Python package socksio; "
                 "it is not installed",
-                hint="install it next to reconciler (pip install 'httpx[socks]'), "
+                hint='install it next to reconciler (pip install "httpx[socks]"), '
                 "or use an http:// proxy",
             )
         if scheme not in _PROXY_SCHEMES:
@@ -72,7 +73,8 @@ def proxy_problem(exc: Exception) -> ConfigError | None:
         try:
             httpx.URL(url)
         except httpx.InvalidURL as bad:
-            detail = str(bad)
+            # httpx words it with Python's quotes ("Invalid port: 'x'"): shown JSON style
+            detail = re.sub(r"'([^'\n]*)'", lambda m: json.dumps(m.group(1)), str(bad))
             userinfo = url.partition("://")[2].split("/")[0].rpartition("@")[0]
             for part in filter(None, userinfo.split(":")):
                 detail = detail.replace(part, "***")

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+import re
 import shutil
 from collections.abc import Callable, Iterator
 from contextlib import ExitStack
@@ -11,6 +13,9 @@ from typing import Any
 import pytest
 
 from reconciler.emulator import Emulator
+
+GOLDEN = Path(__file__).resolve().parent / "golden"
+UPDATE_GOLDEN = os.environ.get("RECONCILER_UPDATE_GOLDEN") == "1"
 
 
 @pytest.fixture(autouse=True)
@@ -101,3 +106,61 @@ def pytest_terminal_summary(terminalreporter: Any) -> None:
         terminalreporter.section("chaos: what was tried and what held")
         for line in _CHAOS_LINES:
             terminalreporter.write_line(line)
+
+
+# ---------------------------------------------------------------- golden files
+
+
+@pytest.fixture
+def golden() -> Callable[[Path, str], None]:
+    """Compare output with a golden file; RECONCILER_UPDATE_GOLDEN=1 rewrites it instead."""
+
+    def check(path: Path, got: str) -> None:
+        if UPDATE_GOLDEN:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            path.write_text(got)
+        assert path.exists(), f"missing golden file {path}; run with RECONCILER_UPDATE_GOLDEN=1"
+        assert got == path.read_text(), f"{path.name} differs from the golden file"
+
+    return check
+
+
+# ---------------------------------------------------------------- one voice
+
+#: What a user must never read: Python's own spelling of a value (True, False, None, a dict
+#: repr, a string in single quotes). Values are written as JSON writes them. A command or flag
+#: quoted for the user to type ('reconciler plan --out FILE', '--force') is not a value.
+_PYTHON_REPR = re.compile(
+    r"\b(?:True|False|None)\b|\{'|(?<![\w'])'(?!reconciler |--)[^'\n]*'(?![\w'])"
+)
+
+#: Messages allowed to show a repr anyway: (pattern of the message, module that writes it).
+#: Empty: every message speaks JSON style. Keep it that way.
+REPR_ALLOWED: tuple[tuple[str, str], ...] = ()
+
+
+def python_reprs(text: str) -> list[str]:
+    """Every line of `text` that shows a Python repr and no allowed message explains."""
+    found = []
+    for line in text.splitlines():
+        if _PYTHON_REPR.search(line) and not any(re.search(a, line) for a, _ in REPR_ALLOWED):
+            found.append(line)
+    return found
+
+
+@pytest.fixture(autouse=True)
+def one_voice(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    """Every message a test provokes and reads through capsys or capfd is checked for Python
+    reprs once the test is done: a repr anywhere fails the test that provoked it."""
+    read: list[str] = []
+    original = pytest.CaptureFixture.readouterr
+
+    def recording(self: pytest.CaptureFixture[Any]) -> Any:
+        captured = original(self)
+        read.extend(part for part in captured if isinstance(part, str))
+        return captured
+
+    monkeypatch.setattr(pytest.CaptureFixture, "readouterr", recording)
+    yield
+    found = [line for text in read for line in python_reprs(text)]
+    assert not found, "Python reprs in what a user reads:\n" + "\n".join(found)

@@ -42,7 +42,7 @@ def test_bad_api_flags_are_refused_before_any_request(
     assert main([*args, "--auto-approve"] if command == "apply" else args) == 1
     out, err = capsys.readouterr()
     assert err.startswith(f"error: reconciler {command}: argument {flag}: must be ")
-    assert f"not {json.dumps(value)}" in err
+    assert f"not {json.dumps(value)}" in err  # the value as JSON writes it, never a repr
     assert "Traceback" not in err and out == ""
     assert api_env.requests == []
 

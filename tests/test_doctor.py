@@ -18,10 +18,11 @@ import pytest
 from reconciler.cli import main
 from reconciler.config import ApiSettings
 from reconciler.dialects.v2 import V2
-from reconciler.doctor import probe, render
+from reconciler.doctor import probe
 from reconciler.doctor.model import Report
 from reconciler.emulator import Emulator, demo_clusters
 from reconciler.emulator.common import copy_cluster
+from reconciler.render import doctor as render
 
 TOKEN = "tok-3e7d1c9a-doctor-secret"
 USER = "ops-doctor@example.com"

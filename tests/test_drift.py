@@ -17,10 +17,11 @@ from xml.etree import ElementTree as ET
 
 import pytest
 
-from reconciler import __version__, drift, ignore, markdown, render
+from reconciler import __version__, drift, ignore, render
 from reconciler.cli import main
 from reconciler.emulator import Emulator, generate_clusters
 from reconciler.model import Action, Change, ClusterPlan, DesiredCluster, LiveCluster, Plan
+from reconciler.render import budget
 
 GOLDEN = Path(__file__).resolve().parent / "golden" / "drift"
 UPDATE = os.environ.get("RECONCILER_UPDATE_GOLDEN") == "1"
@@ -84,7 +85,7 @@ def test_out_of_band_change_exits_2_naming_field_desired_and_live(
     assert main(["drift", str(in_sync)]) == 2
     out = capsys.readouterr().out
     assert f"~ billing-prod ({BILLING})" in out
-    assert 'connectionPooler.poolMode: desired "session", live "transaction"' in out
+    assert 'connectionPooler.poolMode: live "transaction", desired "session"' in out
     assert out.endswith("Drift: 1 drifted, 2 in sync, 0 ignored, 0 paused, 0 errors.\n")
 
 
@@ -249,7 +250,8 @@ def test_junit_has_the_common_shape(
     by_class = {c.get("classname"): c for c in cases}
     failure = by_class["drift.clusters.orders-prod"].find("failure")
     assert failure is not None
-    assert failure.get("message") == "drifted: enabled (live false, desired true)"
+    assert failure.get("message") == "drifted: connectionPooler.enabled: live false, desired true"
+    assert (failure.text or "").endswith("connectionPooler.enabled: live false, desired true")
     paused = by_class["drift.clusters.legacy-reports"].find("skipped")
     assert paused is not None and "paused" in paused.get("message", "")
     ignored = by_class["drift.clusters.analytics-prod"].find("skipped")
@@ -261,9 +263,10 @@ def test_junit_survives_control_characters_in_names() -> None:
     desired = DesiredCluster("clusters/x.yaml", 1, ORDERS_PROD, None, True)
     plan = Plan((ClusterPlan(desired, Action.UPDATE, cluster, (Change("enabled", False, True),)),))
     report = drift.build_report(plan, (), today=today())
-    root = ET.fromstring("\n".join(drift.drift_junit(report)).split("\n", 1)[1])
+    root = ET.fromstring("\n".join(render.DRIFT.lines("junit", report)).split("\n", 1)[1])
     case = root.find("testsuite/testcase")
-    assert case is not None and case.get("name", "").startswith("bad\ufffdname <&>")
+    # escaped as JSON escapes it, like every name in every format
+    assert case is not None and case.get("name", "").startswith("bad\\u0001name <&>")
 
 
 # ---------------------------------------------------------------- ignore rules
@@ -286,10 +289,10 @@ def test_rule_in_force_hides_drift_but_lists_it(
     api_env.set_pooler(BILLING, None, "transaction")
     assert main(["drift", str(in_sync)]) == 0
     out = capsys.readouterr().out
-    assert f"= billing-prod ({BILLING}) (drift ignored)" in out
+    assert f"= billing-prod ({BILLING}): drift ignored" in out
     assert (
-        'ignored connectionPooler.poolMode: desired "session", live "transaction" '
-        f"(until {until.isoformat()}: Trial of transaction pooling, CHG-42 [.reconcilerignore:2])"
+        'ignored connectionPooler.poolMode: live "transaction", desired "session"; ignore rule '
+        f".reconcilerignore:2, until {until.isoformat()}: Trial of transaction pooling, CHG-42"
     ) in out
     assert "No drift. 3 clusters match the files (1 with ignored drift)." in out
 
@@ -303,8 +306,8 @@ def test_expired_rule_resurfaces_the_drift_and_says_so(
     assert main(["drift", str(in_sync)]) == 2
     out = capsys.readouterr().out
     assert (
-        f"(ignore rule expired {yesterday.isoformat()}: Trial of transaction pooling, CHG-42 "
-        "[.reconcilerignore:2])"
+        f"; ignore rule .reconcilerignore:2, expired {yesterday.isoformat()}: Trial of "
+        "transaction pooling, CHG-42"
     ) in out
     assert "Expired ignore rules (1): they no longer hide drift; remove or renew them" in out
     assert (
@@ -391,7 +394,7 @@ def test_live_pool_mode_apply_cannot_send_back_is_still_drift(
     api_env.set_pooler(ANALYTICS, False, "")  # file: enabled true, poolMode not managed
     assert main(["drift", str(in_sync)]) == 2
     out = capsys.readouterr().out
-    assert "connectionPooler.enabled: desired true, live false" in out
+    assert "connectionPooler.enabled: live false, desired true" in out
     assert "note: apply cannot fix this as the file stands" in out
 
 
@@ -418,13 +421,13 @@ def test_no_colour_under_no_color_or_ci(
 
 def test_truncate_leaves_short_output_alone() -> None:
     lines = ["a", "<details>", "b", "</details>"]
-    assert list(markdown.truncate(lines, full_detail="x")) == lines
+    assert list(budget.truncate(lines, full_detail="x")) == lines
 
 
 def test_truncate_cuts_at_whole_lines_closes_details_and_says_why() -> None:
     lines = ["# title", "<details><summary>many</summary>", ""] + [f"- item {i}" for i in range(50)]
     lines += ["", "</details>"]
-    out = list(markdown.truncate(lines, full_detail="See the JSON.", budget=300))
+    out = list(budget.truncate(lines, full_detail="See the JSON.", budget=300))
     text = "\n".join(out) + "\n"
     assert len(text) <= 300
     assert out[-1].startswith("> **Output truncated:**") and out[-1].endswith("See the JSON.")
@@ -450,15 +453,15 @@ def test_plan_and_drift_markdown_stay_under_githubs_comment_limit() -> None:
     plan = _big_plan(2000)
     report = drift.build_report(plan, (), today=today())
     for lines, hint in (
-        (render.plan_markdown(plan), "reconciler plan --format json"),
-        (drift.drift_markdown(report), "reconciler drift --format json"),
+        (render.PLAN.lines("markdown", plan), "reconciler plan --format json"),
+        (render.DRIFT.lines("markdown", report), "reconciler drift --format json"),
     ):
         text = "\n".join(lines) + "\n"
-        assert 60_000 < len(text) <= markdown.GITHUB_COMMENT_LIMIT
+        assert 60_000 < len(text) <= budget.GITHUB_COMMENT_LIMIT
         assert len(text.encode()) < 1024 * 1024  # GitHub's step-summary limit
         assert "**Output truncated:**" in text and hint in text
     small = _big_plan(3)
-    assert "truncated" not in "\n".join(render.plan_markdown(small))
+    assert "truncated" not in "\n".join(render.PLAN.lines("markdown", small))
 
 
 def test_markdown_from_the_command_line_is_truncated(
@@ -485,7 +488,7 @@ def test_markdown_from_the_command_line_is_truncated(
             2 if command == ["drift"] else 0
         )
         out = capsys.readouterr().out
-        assert len(out) <= markdown.GITHUB_COMMENT_LIMIT
+        assert len(out) <= budget.GITHUB_COMMENT_LIMIT
         assert "**Output truncated:**" in out
     assert main(["drift", "clusters", "--format", "json"]) == 2
     doc = json.loads(capsys.readouterr().out)

@@ -57,7 +57,9 @@ def mutated_cluster() -> st.SearchStrategy[Any]:
             if value == "<delete>":
                 target.pop(key, None)
             else:
-                target[key] = value
+                # a copy: hypothesis hands out one object for each sampled dict, and one set
+                # inside itself would make a cycle no JSON can hold
+                target[key] = json.loads(json.dumps(value))
         return cluster
 
     keys = st.sampled_from([

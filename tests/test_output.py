@@ -205,4 +205,3 @@ def test_a_missing_directory_is_one_error_naming_the_path(tmp_path: Path) -> Non
     assert caught.value.message == (
         f"cannot write {tmp_path / 'nowhere' / 'plan.json'}: No such file or directory"
     )
-    assert caught.value.exit_code == 1

@@ -76,7 +76,7 @@ def test_saved_plan_is_valid_secret_free_and_applied_exactly(
     assert "test-token" not in text
     doc = json.loads(text)
     Draft202012Validator(load_schema("plan.schema.json")).validate(doc)
-    assert doc["summary"] == {"total": 5, "update": 3, "noop": 1, "paused": 1, "error": 0}
+    assert doc["summary"] == {"total": 5, "update": 3, "no-op": 1, "paused": 1, "error": 0}
     planned = {c["id"]: c["request"]["body"] for c in doc["clusters"] if c["action"] == "update"}
     capsys.readouterr()
 
@@ -171,6 +171,8 @@ def test_cluster_stuck_busy_times_out_and_is_reported(
     assert main(["apply", str(clusters), "--auto-approve", "--timeout", "1", *FAST]) == 1
     out = capsys.readouterr().out
     assert "orders-prod" in out and "timed out" in out
+    # the cluster was read before it timed out: its name and id are known, each shown once
+    assert re.search(rf"^orders-prod +{ORDERS_PROD} +failed +timed out", out, re.MULTILINE)
     assert ORDERS_PROD not in patched_ids(api_env)
     assert patched_ids(api_env) == sorted([ORDERS_STAGING, ANALYTICS])
 
@@ -196,7 +198,7 @@ def test_never_seen_busy_waits_for_the_settle_time(
     monkeypatch.setenv("IONOS_TOKEN", "t")
     assert main(["apply", str(clusters), "--auto-approve", "--settle-seconds", "1.2"]) == 0
     report = capsys.readouterr().out
-    took = [float(x) for x in re.findall(r"\((\d+\.\d)s\)", report)]
+    took = [float(x) for x in re.findall(r"  (\d+\.\d)s  ", report)]
     assert len(took) == 3 and min(took) >= 1.2
 
 
@@ -235,7 +237,7 @@ def test_apply_asks_a_person_at_a_terminal(
         os.close(main_fd)
         os.close(tty_fd)
     assert proc.returncode == code, err
-    assert b"Apply these changes to 3 cluster(s)? Only 'yes' will be accepted:" in out
+    assert b'Apply these changes to 3 clusters? Only "yes" will be accepted:' in out
     assert len(api_env.patches()) == patches
     if answer != "yes":
         assert b"apply cancelled: nothing was sent" in err

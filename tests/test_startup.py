@@ -48,3 +48,27 @@ def test_validate_imports_no_http_library() -> None:
     assert output == "1 file valid\n"
     assert {"yaml", "jsonschema"} <= modules
     assert not modules & HTTP_STACK
+
+
+#: reconciler's modules that read or write files, or speak HTTP
+IO_MODULES = {
+    "client", "config", "engine", "http", "ignore", "importer", "loader", "output", "planfile",
+    "transport", "yamlread", "emulator", "cli",
+}  # fmt: skip
+
+
+def test_the_pure_core_does_no_io() -> None:
+    """Model, diff, planner, drift logic and every renderer import no HTTP client, no YAML
+    parser, no emulator, and none of reconciler's own modules that read or write files."""
+    modules, output = _run_fresh(
+        "import importlib, pkgutil\n"
+        "import reconciler.model, reconciler.diff, reconciler.planner, reconciler.drift\n"
+        "import reconciler.render\n"
+        "for m in pkgutil.iter_modules(reconciler.render.__path__):\n"
+        "    importlib.import_module('reconciler.render.' + m.name)\n"
+        "print(' '.join(m for m in sys.modules if m.startswith('reconciler.')))\n"
+    )
+    ours = {name.split(".")[1] for name in output.split()}
+    assert {"model", "diff", "planner", "drift", "render"} <= ours  # the check itself works
+    assert not modules & {"httpx", "yaml", "aiohttp"}
+    assert not ours & IO_MODULES

@@ -1,9 +1,10 @@
 """The command line: builds the parser, runs one command, maps errors to exit codes.
 
-Exit codes follow Terraform's `-detailed-exitcode`, which CI users already know:
-0 success / no changes, 1 error (usage errors and an unwritable stdout included), 2 changes or
-drift found, 130 interrupted (SIGINT), 141 stdout closed early (`| head`), as a shell reports a
-command ended by SIGPIPE, 143 terminated (SIGTERM). Only this package prints or exits; each
+Exit codes (errors.ExitCode) follow Terraform's `-detailed-exitcode`, which CI users already
+know: 0 success / no changes, 1 error (usage errors and an unwritable stdout included), 2
+changes or drift found, 130 interrupted (SIGINT), 141 stdout closed early (`| head`), as a
+shell reports a command ended by SIGPIPE, 143 terminated (SIGTERM). Only this package prints or
+exits; each
 command lives in its own module and imports its heavy dependencies (httpx, deepdiff, the
 emulator) only when it runs, so that `reconciler --help` stays fast.
 """
@@ -21,22 +22,11 @@ from typing import Any, TextIO, cast
 
 from reconciler import __version__
 from reconciler.cli import _common, apply, doctor, drift, emulator, importcmd, plan, validate
-from reconciler.errors import ReconcilerError, UsageError
-
-EXIT_OK = 0
-EXIT_ERROR = 1
-EXIT_CHANGES = 2
-EXIT_INTERRUPTED = 130
-EXIT_BROKEN_PIPE = 141
-EXIT_TERMINATED = 143
-
-
-class _Terminated(BaseException):
-    """SIGTERM outside apply's sending phase (which handles it itself): stop like Ctrl-C."""
+from reconciler.errors import ExitCode, ReconcilerError, StdoutFailed, Terminated, UsageError
 
 
 def _on_sigterm(signum: int, frame: FrameType | None) -> None:
-    raise _Terminated()
+    raise Terminated()
 
 
 _COMMANDS = (validate, plan, apply, drift, importcmd, doctor, emulator)
@@ -71,7 +61,7 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def main(argv: Sequence[str] | None = None) -> int:
+def main(argv: Sequence[str] | None = None) -> ExitCode:
     """Run one command and return its exit code (the console script exits with it).
 
     stdout is guarded while the command runs, so that a reader gone away (`| head`) or a full
@@ -88,23 +78,23 @@ def main(argv: Sequence[str] | None = None) -> int:
             raise
         guard.flush()  # buffered output fails here, if at all, while it can still be reported
         return code
-    except _StdoutFailed as failed:
+    except StdoutFailed as failed:
         _point_at_devnull(real)
         if isinstance(failed.error, BrokenPipeError):
-            return EXIT_BROKEN_PIPE  # quietly, as git and coreutils do
+            return ExitCode.BROKEN_PIPE  # quietly, as git and coreutils do
         _common.report_error(
             ReconcilerError(
                 f"cannot write the output: {failed.error.strerror or failed.error}",
                 hint="check the file or device that stdout is redirected to",
             )
         )
-        return EXIT_ERROR
+        return ExitCode.ERROR
     finally:
         if sys.stdout is guarded:
             sys.stdout = real
 
 
-def _run(argv: Sequence[str] | None) -> int:
+def _run(argv: Sequence[str] | None) -> ExitCode:
     parser = build_parser()
     # CI systems and Kubernetes cancel a job with SIGTERM; without a handler Python dies at once
     # and prints nothing, not even an error line for a JSON consumer to miss.
@@ -114,34 +104,26 @@ def _run(argv: Sequence[str] | None) -> int:
         args = parser.parse_args(argv)
         if not getattr(args, "func", None):
             parser.print_help(sys.stderr)
-            return EXIT_ERROR
+            return ExitCode.ERROR
         _common.setup_logging(args)
-        code: int = args.func(args)
+        code: ExitCode = args.func(args)
         return code
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)
-        return EXIT_INTERRUPTED
-    except _Terminated:
+        return ExitCode.INTERRUPTED
+    except Terminated:
         print("terminated (SIGTERM)", file=sys.stderr)
-        return EXIT_TERMINATED
+        return ExitCode.TERMINATED
     except ReconcilerError as exc:
         _common.report_error(exc)
-        return exc.exit_code
+        return ExitCode.ERROR
     finally:
         if handles:
             signal.signal(signal.SIGTERM, previous)
 
 
-class _StdoutFailed(Exception):
-    """stdout cannot be written; kept apart from other OSErrors, which are bugs."""
-
-    def __init__(self, error: OSError) -> None:
-        super().__init__(str(error))
-        self.error = error
-
-
 class _GuardedStdout:
-    """Stands in for sys.stdout and turns its OSErrors into _StdoutFailed."""
+    """Stands in for sys.stdout and turns its OSErrors into StdoutFailed."""
 
     def __init__(self, inner: TextIO) -> None:
         self._inner = inner
@@ -150,13 +132,13 @@ class _GuardedStdout:
         try:
             return self._inner.write(text)
         except OSError as exc:
-            raise _StdoutFailed(exc) from exc
+            raise StdoutFailed(exc) from exc
 
     def flush(self) -> None:
         try:
             self._inner.flush()
         except OSError as exc:
-            raise _StdoutFailed(exc) from exc
+            raise StdoutFailed(exc) from exc
 
     def __getattr__(self, name: str) -> Any:
         return getattr(self._inner, name)

@@ -9,7 +9,7 @@ import math
 import os
 import sys
 from collections.abc import Awaitable, Callable
-from typing import TYPE_CHECKING, TextIO, TypeVar
+from typing import TYPE_CHECKING, Any, TextIO, TypeVar
 
 from reconciler.errors import ConfigError, ReconcilerError, ValidationFailed
 from reconciler.literal import literal, one_of
@@ -20,6 +20,7 @@ if TYPE_CHECKING:
     from reconciler.loader import Loaded
     from reconciler.model import Plan
     from reconciler.planner import LiveResult
+    from reconciler.render import Command
 
 T = TypeVar("T")
 LOG_LEVELS = ("debug", "info", "warning", "error")
@@ -84,13 +85,21 @@ def add_api_options(parser: argparse.ArgumentParser) -> None:
     )
 
 
-def add_output_options(parser: argparse.ArgumentParser, formats: tuple[str, ...]) -> None:
+def add_format_option(
+    parser: argparse.ArgumentParser, command: Command[Any], more: str = ""
+) -> None:
+    """`--format`, its choices the formats the render registry holds for `command`."""
+    formats = command.names
     parser.add_argument(
         "--format",
         choices=formats,
         default=formats[0],
-        help=f"output format (default: {formats[0]})",
+        help=f"output format (default: {formats[0]}){more}",
     )
+
+
+def add_output_options(parser: argparse.ArgumentParser, command: Command[Any]) -> None:
+    add_format_option(parser, command)
     parser.add_argument(
         "--color",
         choices=("auto", "always", "never"),
@@ -208,12 +217,15 @@ def setup_logging(args: argparse.Namespace) -> None:
 
 def report_error(exc: ReconcilerError) -> None:
     """Print an error the way every command does: problems one per line, then a hint."""
+    from reconciler.render.common import printable
+    from reconciler.render.text import problem
+
     if isinstance(exc, ValidationFailed):
-        for problem in exc.problems:
-            print(str(problem), file=sys.stderr)
-    print(f"error: {exc.message}", file=sys.stderr)
+        for found in exc.problems:
+            print(problem(found), file=sys.stderr)
+    print(f"error: {printable(exc.message)}", file=sys.stderr)
     if exc.hint:
-        print(f"hint: {exc.hint}", file=sys.stderr)
+        print(f"hint: {printable(exc.hint)}", file=sys.stderr)
 
 
 def int_range(low: int, high: int) -> Callable[[str], int]:
@@ -252,3 +264,9 @@ def float_range(low: float, high: float, *, above_low: bool = False) -> Callable
         return value
 
     return parse
+
+
+def _shown(text: str) -> str:
+    from reconciler.render.common import value
+
+    return value(text)

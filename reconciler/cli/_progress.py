@@ -7,6 +7,7 @@ from collections import Counter
 from typing import TextIO
 
 from reconciler.model import ClusterPlan
+from reconciler.render.common import cluster_title, oneline
 
 
 class ProgressLog:
@@ -18,7 +19,7 @@ class ProgressLog:
 
     def __call__(self, event: str, item: ClusterPlan, detail: str) -> None:
         self.counts[event] += 1
-        name = item.live.name if item.live else item.desired.label
+        name = cluster_title(item)
         if self.live:
             done = sum(self.counts[e] for e in ("converged", "failed", "refused"))
             self.stream.write(
@@ -26,7 +27,7 @@ class ProgressLog:
                 f"done ({self.counts['failed'] + self.counts['refused']} failed) - {name}: {event}"
             )
         else:
-            self.stream.write(f"{name}: {detail or event}\n")
+            self.stream.write(f"{name}: {oneline(detail) or event}\n")
         self.stream.flush()
 
     def close(self) -> None:

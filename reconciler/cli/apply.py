@@ -12,7 +12,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from reconciler.cli import _common
-from reconciler.errors import UsageError
+from reconciler.errors import ExitCode, UsageError
+from reconciler.model import Action
 
 if TYPE_CHECKING:
     from reconciler.apply import ApplyOptions
@@ -21,10 +22,10 @@ if TYPE_CHECKING:
     from reconciler.model import ApplyReport, Plan
     from reconciler.planner import LiveResult
 
-FORMATS = ("text", "json")
-
 
 def register(sub: Any) -> None:
+    from reconciler import render
+
     parser = sub.add_parser(
         "apply",
         help="change clusters to match the files (or apply a saved plan)",
@@ -69,7 +70,7 @@ def register(sub: Any) -> None:
         help="a cluster never seen BUSY after its PATCH counts as converged only "
         "this long after it (default: 5)",
     )
-    _common.add_output_options(parser, FORMATS)
+    _common.add_output_options(parser, render.APPLY)
     _common.add_api_options(parser)
     _common.add_logging_options(parser)
     parser.set_defaults(func=run)
@@ -89,13 +90,15 @@ def _confirm(plan: Plan) -> None:
             + ("CI is set" if os.environ.get("CI") else "stdin is not a terminal"),
             hint="review the plan and re-run with --auto-approve, or apply a saved plan file",
         )
-    count = sum(1 for c in plan.clusters if c.action.value == "update")
-    answer = input(f"\nApply these changes to {count} cluster(s)? Only 'yes' will be accepted: ")
+    from reconciler.render.common import plural
+
+    count = plural(plan.count(Action.UPDATE), "cluster")
+    answer = input(f'\nApply these changes to {count}? Only "yes" will be accepted: ')
     if answer.strip() != "yes":
         raise UsageError("apply cancelled: nothing was sent")
 
 
-def run(args: argparse.Namespace) -> int:
+def run(args: argparse.Namespace) -> ExitCode:
     from reconciler import engine, loader, planfile, render
     from reconciler.apply import ApplyOptions
     from reconciler.client import Client
@@ -107,7 +110,7 @@ def run(args: argparse.Namespace) -> int:
         settle=args.settle_seconds,
         concurrency=settings.concurrency,
     )
-    color = _common.use_color(args)
+    shown = render.Options(color=_common.use_color(args))
     if _is_plan_file(args.paths):
         plan = planfile.read(args.paths[0])
         engine.verify_saved_plan(plan, settings)
@@ -120,7 +123,7 @@ def run(args: argparse.Namespace) -> int:
 
         live, client = _common.run(fetch)
         plan = engine.make_plan(loaded, live, client)
-        for line in render.plan_text(plan, color=color):
+        for line in render.PLAN.lines("text", plan, shown):
             print(line, file=sys.stdout if args.format == "text" else sys.stderr)
         if plan.has_changes and not args.auto_approve:
             _confirm(plan)
@@ -130,22 +133,17 @@ def run(args: argparse.Namespace) -> int:
             settings,
             plan,
             options,
-            live=color and sys.stderr.isatty(),
+            live=shown.color and sys.stderr.isatty(),
             saved=_is_plan_file(args.paths),
         )
     )
-    lines = (
-        render.apply_json(report)
-        if args.format == "json"
-        else render.apply_text(report, color=color)
-    )
     if args.format == "text":
         print()
-    for line in lines:
+    for line in render.APPLY.lines(args.format, report, shown):
         print(line)
     if report.interrupted:
-        return 143 if report.signal == "SIGTERM" else 130
-    return 0 if report.ok else 1
+        return ExitCode.TERMINATED if report.signal == "SIGTERM" else ExitCode.INTERRUPTED
+    return ExitCode.OK if report.ok else ExitCode.ERROR
 
 
 async def _apply(
@@ -175,8 +173,7 @@ async def _apply(
 
     for sig in signals:
         loop.add_signal_handler(sig, interrupt, sig)
-    total = sum(1 for c in plan.clusters if c.action.value == "update")
-    progress = ProgressLog(total, live=live)
+    progress = ProgressLog(plan.count(Action.UPDATE), live=live)
     try:
         async with Client(settings) as client:
             if saved:

@@ -7,8 +7,6 @@ from typing import Any
 
 from reconciler.cli import _common
 
-FORMATS = ("text", "json")
-
 
 def register(sub: Any) -> None:
     parser = sub.add_parser(
@@ -30,23 +28,21 @@ def register(sub: Any) -> None:
         action="store_true",
         help="show the clusters' ids, names and DNS names instead of placeholders",
     )
-    _common.add_output_options(parser, FORMATS)
+    from reconciler import render
+
+    _common.add_output_options(parser, render.DOCTOR)
     _common.add_api_options(parser)
     _common.add_logging_options(parser)
     parser.set_defaults(func=run)
 
 
 def run(args: argparse.Namespace) -> int:
-    from reconciler.doctor import probe, render
+    from reconciler import render
+    from reconciler.doctor import probe
 
     settings = _common.api_settings(args)
     report = _common.run(lambda: probe.diagnose(settings))
-    if args.format == "json":
-        lines = render.doctor_json(report, show_names=args.show_names)
-    else:
-        lines = render.doctor_text(
-            report, color=_common.use_color(args), show_names=args.show_names
-        )
-    for line in lines:
+    options = render.Options(color=_common.use_color(args), show_names=args.show_names)
+    for line in render.DOCTOR.lines(args.format, report, options):
         print(line)
     return report.exit_code

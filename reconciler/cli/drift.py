@@ -4,19 +4,15 @@ from __future__ import annotations
 
 import argparse
 import sys
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from reconciler.cli import _common
-
-if TYPE_CHECKING:
-    from collections.abc import Iterator
-
-    from reconciler.drift import DriftReport
-
-FORMATS = ("text", "json", "markdown", "junit")
+from reconciler.errors import ExitCode
 
 
 def register(sub: Any) -> None:
+    from reconciler import render
+
     parser = sub.add_parser(
         "drift",
         help="compare live clusters with the files (read-only)",
@@ -42,16 +38,16 @@ def register(sub: Any) -> None:
         help="write the report in --format to FILE; stdout then gets the text report "
         "(the exit code is the same)",
     )
-    _common.add_output_options(parser, FORMATS)
+    _common.add_output_options(parser, render.DRIFT)
     _common.add_api_options(parser)
     _common.add_logging_options(parser)
     parser.set_defaults(func=run)
 
 
-def run(args: argparse.Namespace) -> int:
+def run(args: argparse.Namespace) -> ExitCode:
     from datetime import UTC, datetime
 
-    from reconciler import drift, ignore, loader, output
+    from reconciler import drift, ignore, loader, output, render
 
     # every input is checked before the first request
     loaded = loader.load(args.paths)
@@ -64,26 +60,18 @@ def run(args: argparse.Namespace) -> int:
     report = drift.build_report(
         plan, rules, today=datetime.now(UTC).date(), ignore_file=ignore_file
     )
+    shown = args.format
     if args.output:
-        text = "".join(line + "\n" for line in _render(report, args.format, color=False))
-        output.write_atomic(args.output, text)
-        lines = _render(report, "text", color=_common.use_color(args))
-    else:
-        lines = _render(report, args.format, color=_common.use_color(args))
-    for line in lines:
+        output.write_lines(args.output, render.DRIFT.lines(args.format, report))
+        shown = "text"
+    options = render.Options(color=_common.use_color(args))
+    for line in render.DRIFT.lines(shown, report, options):
         print(line)
     if args.output:
         print(f"Drift report ({args.format}) written to {args.output}", file=sys.stderr)
-    return report.exit_code
-
-
-def _render(report: DriftReport, fmt: str, *, color: bool) -> Iterator[str]:
-    from reconciler import drift
-
-    if fmt == "json":
-        return drift.drift_json(report)
-    if fmt == "markdown":
-        return drift.drift_markdown(report)
-    if fmt == "junit":
-        return drift.drift_junit(report)
-    return drift.drift_text(report, color=color)
+    exits = {
+        drift.Result.IN_SYNC: ExitCode.OK,
+        drift.Result.DRIFT: ExitCode.CHANGES,
+        drift.Result.ERROR: ExitCode.ERROR,
+    }
+    return exits[report.result]

@@ -8,11 +8,11 @@ import logging
 import os
 import signal
 import sys
-from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from reconciler import output
 from reconciler.cli import _common
-from reconciler.errors import ConfigError
+from reconciler.errors import ConfigError, ExitCode
 from reconciler.literal import literal
 
 if TYPE_CHECKING:
@@ -148,7 +148,7 @@ def register(sub: Any) -> None:
     parser.set_defaults(func=run)
 
 
-def run(args: argparse.Namespace) -> int:
+def run(args: argparse.Namespace) -> ExitCode:
     from reconciler.emulator import (
         Emulator,
         Faults,
@@ -164,7 +164,8 @@ def run(args: argparse.Namespace) -> int:
         try:
             clusters = load_clusters(args.clusters, api=api)
         except (OSError, ValueError) as exc:
-            raise ConfigError(f"cannot load clusters: {exc}") from exc
+            why = exc.strerror if isinstance(exc, OSError) and exc.strerror else exc
+            raise ConfigError(f"cannot load clusters from {args.clusters}: {why}") from exc
     elif args.count:
         clusters = generate_clusters(args.count, seed=args.seed, api=api)
     else:
@@ -190,7 +191,7 @@ def run(args: argparse.Namespace) -> int:
     )
     _setup_request_log(quiet=args.quiet)
     asyncio.run(_serve(emu, args.host, args.port, args.url_file, len(clusters)))
-    return 0
+    return ExitCode.OK
 
 
 API_VERSIONS = ("v1", "v2")
@@ -232,10 +233,8 @@ async def _serve(emu: Emulator, host: str, port: int, url_file: str | None, coun
         served = "" if emu.api == "v1" else f", API {emu.api}"
         print(f"reconciler emulator listening on {url} ({count} clusters{served})", flush=True)
         if url_file:
-            # write then rename, so that a script polling for the file never reads half a URL
-            tmp = Path(f"{url_file}.{os.getpid()}.tmp")
-            tmp.write_text(url + "\n", encoding="utf-8")
-            tmp.replace(url_file)
+            # written whole, so that a script polling for the file never reads half a URL
+            output.write_atomic(url_file, url + "\n")
         await stop.wait()
     finally:
         await emu.stop()

@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from reconciler.cli import _common
+from reconciler.errors import ExitCode
 from reconciler.literal import literal
 
 if TYPE_CHECKING:
@@ -78,15 +79,16 @@ def _cluster_id(text: str) -> str:
     return text
 
 
-def run(args: argparse.Namespace) -> int:
-    from reconciler import importer, output
-    from reconciler.errors import ReconcilerError
+def run(args: argparse.Namespace) -> ExitCode:
+    from reconciler import importer, output, render
+    from reconciler.errors import OutputError
+    from reconciler.model import ImportReport
 
     settings = _common.api_settings(args)
     clusters = _common.run(lambda: _fetch(settings, args))
     if not clusters:
         print("No clusters to import.", file=sys.stderr)
-        return 0
+        return ExitCode.OK
     names = importer.file_names(clusters)
     out_dir = Path(args.out_dir)
     targets = [(cluster, out_dir / names[cluster.id]) for cluster in clusters]
@@ -99,22 +101,24 @@ def run(args: argparse.Namespace) -> int:
             if len(existing) == 1
             else (f"{len(existing)} target files already exist")
         )
-        raise ReconcilerError(
+        raise OutputError(
             f"{what}: nothing was written",
             hint="use --force to overwrite them, or choose another --out-dir",
         )
+    output.make_dir(out_dir)
+    written: list[tuple[str, LiveCluster]] = []
     try:
-        out_dir.mkdir(parents=True, exist_ok=True)
         for cluster, path in targets:
             text = importer.render(cluster, schema_ref=args.schema_ref)
             # created exclusively unless forced: a file appearing since the check is kept
             output.write_atomic(path, text, overwrite=args.force)
-            print(f"wrote {path}  ({cluster.name}, {cluster.id})")
-    except OSError as exc:
-        raise ReconcilerError(f"cannot write to {args.out_dir}: {exc}") from exc
-    count = len(targets)
-    print(f"Imported {count} cluster{'s' if count != 1 else ''} into {out_dir}.")
-    return 0
+            written.append((str(path), cluster))
+    finally:
+        # what was written is said even when a later file fails
+        report = ImportReport(str(out_dir), tuple(written), wanted=len(targets))
+        for line in render.IMPORT.lines("text", report):
+            print(line)
+    return ExitCode.OK
 
 
 async def _fetch(settings: ApiSettings, args: argparse.Namespace) -> list[LiveCluster]:

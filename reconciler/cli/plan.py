@@ -7,11 +7,12 @@ import sys
 from typing import Any
 
 from reconciler.cli import _common
-
-FORMATS = ("text", "json", "markdown")
+from reconciler.errors import ExitCode
 
 
 def register(sub: Any) -> None:
+    from reconciler import render
+
     parser = sub.add_parser(
         "plan",
         help="show what apply would change",
@@ -30,13 +31,13 @@ def register(sub: Any) -> None:
         action="store_true",
         help="exit 2 when there are changes, 0 when there are none",
     )
-    _common.add_output_options(parser, FORMATS)
+    _common.add_output_options(parser, render.PLAN)
     _common.add_api_options(parser)
     _common.add_logging_options(parser)
     parser.set_defaults(func=run)
 
 
-def run(args: argparse.Namespace) -> int:
+def run(args: argparse.Namespace) -> ExitCode:
     from reconciler import loader, output, planfile, render
 
     loaded = loader.load(args.paths)
@@ -45,18 +46,13 @@ def run(args: argparse.Namespace) -> int:
     plan = _common.read_only_plan(loaded, _common.api_settings(args))
     if args.out:
         planfile.write(args.out, plan)
-    if args.format == "json":
-        lines = render.plan_json(plan)
-    elif args.format == "markdown":
-        lines = render.plan_markdown(plan)
-    else:
-        lines = render.plan_text(plan, color=_common.use_color(args))
-    for line in lines:
+    options = render.Options(color=_common.use_color(args), saved=args.out)
+    for line in render.PLAN.lines(args.format, plan, options):
         print(line)
     if args.out:
         print(
             f"Plan saved to {args.out}; apply it with: reconciler apply {args.out}", file=sys.stderr
         )
     if plan.has_errors:
-        return 1
-    return 2 if args.detailed_exitcode and plan.has_changes else 0
+        return ExitCode.ERROR
+    return ExitCode.CHANGES if args.detailed_exitcode and plan.has_changes else ExitCode.OK

@@ -3,13 +3,15 @@
 from __future__ import annotations
 
 import argparse
-import json
 from typing import Any
 
 from reconciler.cli import _common
+from reconciler.errors import ExitCode
 
 
 def register(sub: Any) -> None:
+    from reconciler import render
+
     parser = sub.add_parser(
         "validate",
         help="check desired-state files against the schema (no API access)",
@@ -19,38 +21,28 @@ def register(sub: Any) -> None:
         epilog="exit codes: 0 every file is valid, 1 any problem",
     )
     parser.add_argument("paths", nargs="+", metavar="PATH", help="YAML files or directories")
-    parser.add_argument(
-        "--format",
-        choices=("text", "json"),
-        default="text",
-        help='output format (default: text); json prints {"valid", "files", "problems"} '
-        "for CI annotations",
+    _common.add_format_option(
+        parser, render.VALIDATE, '; json prints {"valid", "files", "problems"} for CI annotations'
     )
     _common.add_logging_options(parser)
     parser.set_defaults(func=run)
 
 
-def run(args: argparse.Namespace) -> int:
+def run(args: argparse.Namespace) -> ExitCode:
     # yaml and jsonschema are loaded here, not at start-up, so `reconciler --help` stays fast
-    from reconciler import loader
+    from reconciler import loader, render
     from reconciler.errors import ValidationFailed
+    from reconciler.model import ValidationReport
 
     checked = loader.check(args.paths)
-    if args.format == "json":
-        doc = {
-            "valid": not checked.problems,
-            "files": checked.files,
-            "problems": [
-                {"path": p.path, "line": p.line, "column": p.column, "message": p.message}
-                for p in checked.problems
-            ],
-        }
-        print(json.dumps(doc, indent=2))
-        return 1 if checked.problems else 0
-    if checked.problems:
+    result = ValidationReport(
+        files=checked.files,
+        problems=tuple(checked.problems),
+        paused=tuple(c.path for c in checked.loaded.clusters if c.paused),
+    )
+    if result.problems and args.format == "text":
         # printed by cli.main like every command's problems: FILE:LINE:COL lines, then `error:`
-        raise ValidationFailed(list(checked.problems))
-    paused = [c.path for c in checked.loaded.clusters if c.paused]
-    note = f" ({len(paused)} paused: {', '.join(paused)})" if paused else ""
-    print(f"{checked.files} file{'s' if checked.files != 1 else ''} valid{note}")
-    return 0
+        raise ValidationFailed(list(result.problems))
+    for line in render.VALIDATE.lines(args.format, result):
+        print(line)
+    return ExitCode.ERROR if result.problems else ExitCode.OK

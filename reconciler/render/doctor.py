@@ -16,6 +16,7 @@ from typing import Any
 
 from reconciler import __version__
 from reconciler.doctor.model import Finding, Host, Page, Report
+from reconciler.render.common import Options, Paint, plural
 
 FORMAT = "reconciler-doctor-report"
 FORMAT_VERSION = 1
@@ -24,7 +25,6 @@ _FOREIGN = ("noted", "unreadable")
 _SHOWN_CLUSTERS = 10
 #: most frequent values of each header shown (X-RateLimit-Remaining changes every answer)
 _SHOWN_VALUES = 10
-_COLORS = {"green": "32", "yellow": "33", "red": "31", "bold": "1", "dim": "2"}
 
 
 class Redactor:
@@ -165,14 +165,10 @@ def doctor_json(report: Report, *, show_names: bool = False) -> Iterator[str]:
 
 def _page_line(p: Page) -> str:
     asked = "no limit sent" if p.asked is None else f"offset {p.offset or 0}, limit {p.asked}"
-    line = f"{p.purpose}: {asked} -> {_plural(p.items, 'cluster')}"
+    line = f"{p.purpose}: {asked} -> {plural(p.items, 'cluster')}"
     if p.limit != p.asked:
         line += ", limit " + ("missing" if p.limit is None else str(p.limit))
     return line + (", next link" if p.next else "")
-
-
-def _plural(n: int, word: str) -> str:
-    return f"{n} {word}{'' if n == 1 else 's'}"
 
 
 def _few(labels: list[str]) -> str:
@@ -184,22 +180,14 @@ def _few(labels: list[str]) -> str:
 def doctor_summary(report: Report) -> str:
     code = report.exit_code
     if code == 1:
-        return f"Result: error: {_plural(len(report.errors), 'check')} could not be made (exit 1)"
+        return f"Result: error: {plural(len(report.errors), 'check')} could not be made (exit 1)"
     if code == 2:
-        count = _plural(len(report.differences), "difference")
+        count = plural(len(report.differences), "difference")
         return f"Result: {count} from what reconciler assumes (exit 2)"
     return "Result: everything matched what reconciler assumes (exit 0)"
 
 
-class _Paint:
-    def __init__(self, enabled: bool) -> None:
-        self.enabled = enabled
-
-    def __call__(self, text: str, name: str) -> str:
-        return f"\033[{_COLORS[name]}m{text}\033[0m" if self.enabled else text
-
-
-def _hosts(report: Report, paint: _Paint, clean: Redactor) -> Iterator[str]:
+def _hosts(report: Report, paint: Paint, clean: Redactor) -> Iterator[str]:
     yield paint("Credentials", "bold")
     for c in report.credentials:
         mark = {"accepted": paint("ok", "green"), "refused": paint("refused", "red")}
@@ -212,7 +200,7 @@ def _hosts(report: Report, paint: _Paint, clean: Redactor) -> Iterator[str]:
         lat = _latency(h)
         timing = f", latency median {lat['median']:g} ms, max {lat['max']:g} ms" if lat else ""
         state = paint("ok", "green") if h.reached and not h.error else paint("error", "red")
-        counts = f"{_plural(h.clusters, 'cluster')}; {_plural(h.requests, 'request')}"
+        counts = f"{plural(h.clusters, 'cluster')}; {plural(h.requests, 'request')}"
         yield f"  {state} {h.url}: {counts}{timing}"
         if h.error:
             yield f"      {clean(h.error)}"
@@ -220,7 +208,7 @@ def _hosts(report: Report, paint: _Paint, clean: Redactor) -> Iterator[str]:
             yield f"      {_page_line(p)}"
 
 
-def _clusters(report: Report, paint: _Paint, show_names: bool) -> Iterator[str]:
+def _clusters(report: Report, paint: Paint, show_names: bool) -> Iterator[str]:
     flagged = [s for s in report.clusters if s.kinds or len(s.hosts) > 1]
     yield paint("Clusters", "bold") + f": {len(report.clusters)} read, {len(flagged)} with findings"
     for path, values in sorted(report.values.items()):
@@ -238,7 +226,7 @@ def _clusters(report: Report, paint: _Paint, show_names: bool) -> Iterator[str]:
         yield f"  {name}: " + ", ".join(f"{v} x{n}" for v, n in seen.most_common(_SHOWN_VALUES))
 
 
-def _findings(report: Report, paint: _Paint, clean: Redactor) -> Iterator[str]:
+def _findings(report: Report, paint: Paint, clean: Redactor) -> Iterator[str]:
     for title, findings, tint in (
         ("Differences", report.differences, "yellow"),
         ("Observations", report.observations, "dim"),
@@ -262,7 +250,8 @@ def _findings(report: Report, paint: _Paint, clean: Redactor) -> Iterator[str]:
 
 
 def doctor_text(report: Report, *, color: bool = False, show_names: bool = False) -> Iterator[str]:
-    paint = _Paint(color)
+    """The report for the person who ran doctor."""
+    paint = Paint(color)
     clean = Redactor(report, show_names=show_names)
     yield paint(f"reconciler doctor: {report.title}; GET requests only", "bold")
     yield ""
@@ -278,3 +267,11 @@ def doctor_text(report: Report, *, color: bool = False, show_names: bool = False
             "and attach doctor.json (ids, names and DNS names are placeholders in it; it holds "
             "no credential)."
         )
+
+
+def text(report: Report, options: Options) -> Iterator[str]:
+    return doctor_text(report, color=options.color, show_names=options.show_names)
+
+
+def json_document(report: Report, options: Options) -> Iterator[str]:
+    return doctor_json(report, show_names=options.show_names)

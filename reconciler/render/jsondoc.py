@@ -1,0 +1,244 @@
+"""The JSON format: the plan (also the file `plan --out` saves and apply reads back), the
+apply report, the drift report and the validate result, for machines. Pure: building only;
+`planfile` reads and writes the plan file. Never truncated, whatever the size: it is where the
+full detail lives. Layouts: docs/json-documents.md; the plan's schema: schemas/plan.schema.json.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from dataclasses import asdict
+from typing import Any
+
+from reconciler.drift import ClusterDrift, DriftReport, FieldDrift
+from reconciler.model import (
+    Action,
+    ApplyReport,
+    ClusterPlan,
+    DesiredCluster,
+    IgnoreRule,
+    LiveCluster,
+    Outcome,
+    Plan,
+    Request,
+    ValidationReport,
+)
+from reconciler.render import doctor
+from reconciler.render.common import Format, Options
+
+PLAN_FORMAT = "reconciler-plan"
+PLAN_VERSION = 2
+APPLY_FORMAT = "reconciler-apply-report"
+APPLY_VERSION = 2
+DRIFT_FORMAT = "reconciler-drift-report"
+DRIFT_VERSION = 1
+#: where the pooler fields live, in reconciler's terms (each API spells it its own way)
+POOLER_PATH = "connectionPooler"
+
+
+def _head(name: str, version: int, tool_version: str) -> dict[str, Any]:
+    """What every versioned document starts with: what it is, its layout, who wrote it."""
+    return {
+        "format": name,
+        "formatVersion": version,
+        "tool": {"name": "reconciler", "version": tool_version},
+    }
+
+
+def identity(d: DesiredCluster, live: LiveCluster | None) -> dict[str, Any]:
+    """Which file and which cluster an entry is about; shared by every document."""
+    return {
+        "file": d.path,
+        "line": d.line,
+        "ref": {"id": d.cluster_id, "name": d.name},
+        "id": live.id if live else None,
+        "name": live.name if live else None,
+    }
+
+
+# ---------------------------------------------------------------- plan
+
+
+def plan_summary(plan: Plan) -> dict[str, int]:
+    """Clusters per action, keyed by the action as the entries spell it (`no-op`)."""
+    return {"total": len(plan.clusters), **{a.value: plan.count(a) for a in Action}}
+
+
+def _live_doc(live: LiveCluster | None) -> dict[str, Any] | None:
+    if live is None:
+        return None
+    return {
+        "state": live.state,
+        "enabled": live.enabled,
+        "poolMode": live.pool_mode,
+        "lastModifiedDate": live.last_modified,
+        "poolerReported": live.pooler_reported,
+    }
+
+
+def _request_doc(request: Request | None) -> dict[str, Any] | None:
+    """`{"method", "path", "body", "note"}`: the request's own fields."""
+    return asdict(request) if request is not None else None
+
+
+def plan_entry(item: ClusterPlan) -> dict[str, Any]:
+    d, live = item.desired, item.live
+    return {
+        **identity(d, live),
+        "action": item.action.value,
+        "desired": d.declared(),
+        "live": _live_doc(live),
+        "changes": [
+            {"field": c.field, "path": f"{POOLER_PATH}.{c.field}", "old": c.old, "new": c.new}
+            for c in item.changes
+        ],
+        "target": item.target,
+        "request": _request_doc(item.request),
+        "error": item.error,
+        "notes": list(live.notes) if live else [],
+    }
+
+
+def plan_document(plan: Plan) -> dict[str, Any]:
+    return {
+        **_head(PLAN_FORMAT, PLAN_VERSION, plan.tool_version),
+        "created": plan.created,
+        "api": {"name": plan.api, "url": plan.api_url},
+        "inputs": {
+            "digest": plan.input_digest,
+            "files": [{"path": path, "sha256": digest} for path, digest in plan.inputs],
+        },
+        "summary": plan_summary(plan),
+        "clusters": [plan_entry(item) for item in plan.clusters],
+    }
+
+
+# ---------------------------------------------------------------- apply
+
+
+def apply_document(report: ApplyReport) -> dict[str, Any]:
+    return {
+        "format": APPLY_FORMAT,
+        "formatVersion": APPLY_VERSION,
+        "ok": report.ok,
+        "interrupted": report.interrupted,
+        "signal": report.signal,
+        "requests": report.requests,
+        "retries": report.retries,
+        "summary": {o.value: report.count(o) for o in Outcome},
+        "clusters": [
+            {
+                **plan_entry(r.plan),
+                "outcome": r.outcome.value,
+                "detail": r.detail,
+                "seconds": round(r.seconds, 3),
+                "patchesSent": r.patches_sent,
+            }
+            for r in report.results
+        ],
+    }
+
+
+# ---------------------------------------------------------------- drift
+
+
+def _rule_doc(rule: IgnoreRule) -> dict[str, Any]:
+    return {
+        "file": rule.path,
+        "line": rule.line,
+        "cluster": rule.cluster,
+        "field": rule.field,
+        "reason": rule.reason,
+        "until": rule.until.isoformat() if rule.until else None,
+    }
+
+
+def _field_doc(f: FieldDrift) -> dict[str, Any]:
+    return {
+        "field": f.field,
+        "path": f"{POOLER_PATH}.{f.field}",
+        "live": f.live,
+        "desired": f.desired,
+    }
+
+
+def drift_entry(c: ClusterDrift) -> dict[str, Any]:
+    return {
+        **identity(c.plan.desired, c.plan.live),
+        "status": c.status.value,
+        "drift": [
+            {**_field_doc(f), "expiredRule": _rule_doc(f.expired_rule) if f.expired_rule else None}
+            for f in c.drifted
+        ],
+        "ignored": [
+            {**_field_doc(f), "rule": _rule_doc(f.ignored_by)}
+            for f in c.ignored
+            if f.ignored_by is not None
+        ],
+        "error": c.error,
+        "notes": list(c.notes),
+    }
+
+
+def drift_document(report: DriftReport) -> dict[str, Any]:
+    return {
+        **_head(DRIFT_FORMAT, DRIFT_VERSION, report.tool_version),
+        "checked": report.checked,
+        "today": report.today.isoformat(),
+        "api": {"url": report.api_url},
+        "ignoreFile": report.ignore_file,
+        "result": report.result.value,
+        "summary": report.summary(),
+        "clusters": [drift_entry(c) for c in report.clusters],
+        "ignoreRules": [
+            {
+                **_rule_doc(rule),
+                "expired": rule.expired(report.today),
+                "matched": report.matched(rule),
+            }
+            for rule in report.rules
+        ],
+    }
+
+
+# ---------------------------------------------------------------- validate
+
+
+def validate_document(result: ValidationReport) -> dict[str, Any]:
+    return {
+        "valid": not result.problems,
+        "files": result.files,
+        "problems": [
+            {"path": p.path, "line": p.line, "column": p.column, "message": p.message}
+            for p in result.problems
+        ],
+    }
+
+
+# ---------------------------------------------------------------- the renderers
+
+
+def dumps(doc: dict[str, Any]) -> str:
+    """A document as every JSON output and file writes it: indented, ASCII (any byte-safe
+    channel carries it)."""
+    return json.dumps(doc, indent=2)
+
+
+def plan(plan: Plan, options: Options) -> Iterator[str]:
+    yield dumps(plan_document(plan))
+
+
+def apply(report: ApplyReport, options: Options) -> Iterator[str]:
+    yield dumps(apply_document(report))
+
+
+def drift(report: DriftReport, options: Options) -> Iterator[str]:
+    yield dumps(drift_document(report))
+
+
+def validate(result: ValidationReport, options: Options) -> Iterator[str]:
+    yield dumps(validate_document(result))
+
+
+FORMAT = Format("json", plan, apply, drift, validate, doctor=doctor.json_document)
