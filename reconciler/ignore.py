@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Any
 
 from reconciler.drift import DEFAULT_IGNORE_FILE, IgnoreRule
 from reconciler.errors import Problem, UsageError, ValidationFailed
+from reconciler.fastschema import surely_valid
 from reconciler.resources import load_schema
 from reconciler.yamlread import Pos, Reader, Where, decode, dotted, explain, once, read_bytes
 
@@ -76,8 +77,10 @@ def parse(text: str, path: str) -> tuple[tuple[IgnoreRule, ...], list[Problem]]:
         return (), _sorted(reader.problems)
     if data is None:
         return (), []  # only comments, or nothing: no rules
-    for error in _validator().iter_errors(data):
-        explain(reader, error, _ignore_verdicts)
+    if not surely_valid("ignore.schema.json")(data):
+        # jsonschema is the judge, and words each problem when there are any
+        for error in _validator().iter_errors(data):
+            explain(reader, error, _ignore_verdicts)
     if not reader.problems:
         rules = tuple(
             _rule(reader, entry, index) for index, entry in enumerate(data["ignore"] or [])

@@ -2,8 +2,10 @@
 
 Files are found, read and parsed safely (`yamlread`: positions kept, duplicate keys, anchors,
 aliases, odd tags and deep nesting refused). The JSON Schema in `schemas/cluster.schema.json` is
-the single source of truth for what a valid document is; this module words its verdicts for
-desired-state files and checks what a schema cannot see: two files naming the same cluster.
+the single source of truth for what a valid document is (a valid file is recognised by the
+same schema compiled to code, `fastschema`; jsonschema judges the rest); this module words its
+verdicts for desired-state files and checks what a schema cannot see: two files naming the
+same cluster.
 """
 
 from __future__ import annotations
@@ -16,6 +18,7 @@ from functools import cache
 from typing import TYPE_CHECKING, Any
 
 from reconciler.errors import Problem, ValidationFailed
+from reconciler.fastschema import surely_valid
 from reconciler.model import DesiredCluster
 from reconciler.resources import load_schema
 from reconciler.yamlread import Pos, Reader, decode, explain, once, read_bytes
@@ -78,10 +81,12 @@ def parse(text: str, path: str) -> tuple[DesiredCluster | None, list[Problem]]:
     if reader.problems:
         # Structural problems first: schema messages about a half-read document would mislead.
         return None, sorted(reader.problems, key=_position)
-    for error in validator().iter_errors(data):
-        explain(reader, error, _cluster_verdicts)
-    if reader.problems:
-        return None, sorted(reader.problems, key=_position)
+    if not surely_valid("cluster.schema.json")(data):
+        # jsonschema is the judge, and words each problem (FILE:LINE:COL) when there are any
+        for error in validator().iter_errors(data):
+            explain(reader, error, _cluster_verdicts)
+        if reader.problems:
+            return None, sorted(reader.problems, key=_position)
     cluster, pooler = data["cluster"], data["connectionPooler"]
     return (
         DesiredCluster(
