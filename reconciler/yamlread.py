@@ -10,6 +10,7 @@ expand. Schema verdicts (jsonschema) become messages a person can act on.
 from __future__ import annotations
 
 import difflib
+import io
 import os
 import stat
 from collections.abc import Callable, Iterator, Sequence
@@ -346,13 +347,24 @@ def read_bytes(path: str, *, limit: int, what: str) -> tuple[bytes, tuple[int, i
             return Problem(path, 1, 1, "cannot read: not a regular file")
         if info.st_size > limit:
             return _too_big(path, info.st_size, limit, what)
-        with open(path, "rb") as handle:
-            data = handle.read(limit + 1)
+        with open(path, "rb", buffering=0) as handle:
+            # not `limit + 1` at once: asking for that much allocates it, for every small file
+            data = _read_upto(handle, info.st_size + 1)
+            if len(data) > info.st_size:  # it grew after the stat (or its size is not known)
+                data += _read_upto(handle, limit + 1 - len(data))
     except OSError as exc:
         return Problem(path, 1, 1, f"cannot read: {exc.strerror or exc}")
     if len(data) > limit:  # it grew after the stat
         return _too_big(path, len(data), limit, what)
     return data, (info.st_dev, info.st_ino)
+
+
+def _read_upto(handle: io.FileIO, size: int) -> bytes:
+    """`size` bytes, or fewer at the end of the file (one read may return less than asked)."""
+    data = handle.read(size)
+    while len(data) < size and (more := handle.read(size - len(data))):
+        data += more
+    return data
 
 
 def _too_big(path: str, size: int, limit: int, what: str) -> Problem:

@@ -16,6 +16,7 @@ from jsonschema import Draft202012Validator
 from reconciler.errors import Problem, ValidationFailed
 from reconciler.loader import Loaded, load, parse
 from reconciler.model import DesiredCluster
+from reconciler.yamlread import read_bytes
 
 ROOT = Path(__file__).resolve().parent.parent
 SCHEMA_FILE = ROOT / "schemas" / "cluster.schema.json"
@@ -199,6 +200,21 @@ def test_load_raises_with_every_problem_of_every_file(tmp_path: Path) -> None:
         ("d.yaml", 1),
     ]
     assert caught.value.message == "4 problems in the desired-state files"
+
+
+def test_a_file_longer_than_its_size_at_the_stat_is_still_read_whole() -> None:
+    """Each file is read to its size at the stat plus one byte; when there is more (it grew,
+    or it is a kernel file whose stat says 0 bytes) it is read on, up to the limit."""
+    proc = Path("/proc/self/cmdline")
+    if not proc.is_file() or proc.stat().st_size != 0:
+        pytest.skip("needs a file whose stat says 0 bytes")
+    whole = proc.read_bytes()
+    assert len(whole) > 8
+    read = read_bytes(str(proc), limit=1024 * 1024, what="test files")
+    assert not isinstance(read, Problem) and read[0] == whole
+    assert read_bytes(str(proc), limit=8, what="test files") == Problem(
+        str(proc), 1, 1, "file is 9 bytes; test files are limited to 8 bytes"
+    )
 
 
 # --- the schema and the examples -------------------------------------------------------------
