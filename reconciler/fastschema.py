@@ -8,7 +8,7 @@ FILE:LINE:COL, so a verdict is always jsonschema's and the messages do not chang
 
 fastjsonschema implements drafts 4, 6 and 7; the schemas are Draft 2020-12. It is trusted with
 a schema only when every keyword in it means the same in both (the list below, each checked by
-the agreement property in tests/test_properties.py). Any other keyword, a `$ref` that is not
+the agreement property in tests/test_fastschema.py). Any other keyword, a `$ref` that is not
 local, a pattern it would rewrite in a way that could accept more, or a schema it cannot
 compile makes the fast path answer "ask jsonschema" for that schema, every time.
 """
