@@ -14,6 +14,7 @@ from functools import cache
 from typing import TYPE_CHECKING, Any
 
 from reconciler.errors import IgnoreFileInvalid, Problem, UsageError
+from reconciler.fastschema import surely_valid
 from reconciler.literal import literal
 from reconciler.model import IgnoreRule
 from reconciler.resources import load_schema
@@ -72,8 +73,10 @@ def parse(text: str, path: str) -> tuple[tuple[IgnoreRule, ...], list[Problem]]:
         return (), _sorted(reader.problems)
     if data is None:
         return (), []  # only comments, or nothing: no rules
-    for error in _validator().iter_errors(data):
-        explain(reader, error, _ignore_verdicts)
+    if not surely_valid("ignore.schema.json")(data):
+        # jsonschema is the judge, and words each problem when there are any
+        for error in _validator().iter_errors(data):
+            explain(reader, error, _ignore_verdicts)
     entries = data.get("ignore") if isinstance(data, dict) else None
     for index, entry in enumerate(entries if isinstance(entries, list) else []):
         _check_date(reader, entry, index)  # with the other problems, not only when alone

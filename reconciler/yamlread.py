@@ -33,6 +33,8 @@ _SCALAR_TAGS = frozenset(_STD + t for t in ("str", "int", "float", "bool", "null
 #: What a plain (unquoted, untagged) scalar may resolve to, YAML 1.1 style as PyYAML does.
 _RESOLVED = frozenset(_STD + t for t in ("int", "float", "bool", "null", "timestamp"))
 _RESOLVER = yaml.resolver.Resolver()
+#: os.read must not translate line ends where the platform would (Windows)
+_BINARY: int = getattr(os, "O_BINARY", 0)
 _CONSTRUCTOR = yaml.constructor.SafeConstructor()
 #: Booleans only in YAML 1.1: YAML 1.2 (editors, check-jsonschema, the published schemas) reads
 #: them as text, so reconciler refuses them where a boolean is due instead of guessing.
@@ -281,13 +283,28 @@ def read_bytes(path: str, *, limit: int, what: str) -> tuple[bytes, tuple[int, i
             return Problem(path, 1, 1, "cannot read: not a regular file")
         if info.st_size > limit:
             return _too_big(path, info.st_size, limit, what)
-        with open(path, "rb") as handle:
-            data = handle.read(limit + 1)
+        # a bare descriptor: no file object is needed for a read or two
+        fd = os.open(path, os.O_RDONLY | _BINARY)
+        try:
+            # not `limit + 1` at once: asking for that much allocates it, for every small file
+            data = _read_upto(fd, info.st_size + 1)
+            if len(data) > info.st_size:  # it grew after the stat (or its size is not known)
+                data += _read_upto(fd, limit + 1 - len(data))
+        finally:
+            os.close(fd)
     except OSError as exc:
         return Problem(path, 1, 1, f"cannot read: {exc.strerror or exc}")
     if len(data) > limit:  # it grew after the stat
         return _too_big(path, len(data), limit, what)
     return data, (info.st_dev, info.st_ino)
+
+
+def _read_upto(fd: int, size: int) -> bytes:
+    """`size` bytes, or fewer at the end of the file (one read may return less than asked)."""
+    data = os.read(fd, size)
+    while len(data) < size and (more := os.read(fd, size - len(data))):
+        data += more
+    return data
 
 
 def _too_big(path: str, size: int, limit: int, what: str) -> Problem:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import json
 import re
 from pathlib import Path
@@ -14,8 +15,9 @@ from hypothesis import strategies as st
 from jsonschema import Draft202012Validator
 
 from reconciler.errors import Problem, ValidationFailed
-from reconciler.loader import Loaded, load, parse
+from reconciler.loader import Loaded, check, load, parse
 from reconciler.model import DesiredCluster
+from reconciler.yamlread import read_bytes
 
 ROOT = Path(__file__).resolve().parent.parent
 SCHEMA_FILE = ROOT / "schemas" / "cluster.schema.json"
@@ -193,6 +195,49 @@ def test_load_raises_with_every_problem_of_every_file(tmp_path: Path) -> None:
         ("d.yaml", 1),
     ]
     assert caught.value.message == "4 problems in the desired-state files"
+
+
+@pytest.mark.parametrize("enabled", [True, False], ids=["collector on", "collector off"])
+def test_no_garbage_collection_runs_during_a_load_and_it_is_left_as_found(
+    tmp_path: Path, enabled: bool
+) -> None:
+    for n in range(300):
+        (tmp_path / f"c{n:03d}.yaml").write_text(_doc(n % 100) if n else "[")
+    collections: list[str] = []
+
+    def note(phase: str, info: dict[str, int]) -> None:
+        collections.append(phase)
+
+    was, threshold = gc.isenabled(), gc.get_threshold()
+    gc.enable() if enabled else gc.disable()
+    gc.set_threshold(100)  # a collection every 100 new objects: dozens in 300 files
+    gc.collect()  # from an empty youngest generation: a collection now would be the load's
+    gc.callbacks.append(note)
+    try:
+        checked = check([tmp_path])
+        assert gc.isenabled() is enabled
+    finally:
+        gc.callbacks.remove(note)
+        gc.set_threshold(*threshold)
+        gc.enable() if was else gc.disable()
+    # at most the one the collector starts as soon as the load has ended
+    assert collections.count("start") <= (1 if enabled else 0)
+    assert len(checked.loaded.clusters) == 100 and len(checked.problems) == 200
+
+
+def test_a_file_longer_than_its_size_at_the_stat_is_still_read_whole() -> None:
+    """Each file is read to its size at the stat plus one byte; when there is more (it grew,
+    or it is a kernel file whose stat says 0 bytes) it is read on, up to the limit."""
+    proc = Path("/proc/self/cmdline")
+    if not proc.is_file() or proc.stat().st_size != 0:
+        pytest.skip("needs a file whose stat says 0 bytes")
+    whole = proc.read_bytes()
+    assert len(whole) > 8
+    read = read_bytes(str(proc), limit=1024 * 1024, what="test files")
+    assert not isinstance(read, Problem) and read[0] == whole
+    assert read_bytes(str(proc), limit=8, what="test files") == Problem(
+        str(proc), 1, 1, "file is 9 bytes; test files are limited to 8 bytes"
+    )
 
 
 # --- the schema and the examples -------------------------------------------------------------
