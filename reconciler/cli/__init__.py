@@ -20,7 +20,7 @@ from types import FrameType
 from typing import Any, TextIO, cast
 
 from reconciler import __version__
-from reconciler.cli import _common, apply, drift, emulator, importcmd, plan, validate
+from reconciler.cli import _common, apply, completion, drift, emulator, importcmd, plan, validate
 from reconciler.errors import ReconcilerError, UsageError
 
 EXIT_OK = 0
@@ -39,7 +39,7 @@ def _on_sigterm(signum: int, frame: FrameType | None) -> None:
     raise _Terminated()
 
 
-_COMMANDS = (validate, plan, apply, drift, importcmd, emulator)
+_COMMANDS = (validate, plan, apply, drift, importcmd, emulator, completion)
 
 
 class _Parser(argparse.ArgumentParser):
