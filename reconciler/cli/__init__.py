@@ -21,7 +21,17 @@ from types import FrameType
 from typing import Any, TextIO, cast
 
 from reconciler import __version__
-from reconciler.cli import _common, apply, doctor, drift, emulator, importcmd, plan, validate
+from reconciler.cli import (
+    _common,
+    apply,
+    completion,
+    doctor,
+    drift,
+    emulator,
+    importcmd,
+    plan,
+    validate,
+)
 from reconciler.errors import ExitCode, ReconcilerError, StdoutFailed, Terminated, UsageError
 
 
@@ -29,7 +39,7 @@ def _on_sigterm(signum: int, frame: FrameType | None) -> None:
     raise Terminated()
 
 
-_COMMANDS = (validate, plan, apply, drift, importcmd, doctor, emulator)
+_COMMANDS = (validate, plan, apply, drift, importcmd, doctor, emulator, completion)
 
 
 class _Parser(argparse.ArgumentParser):

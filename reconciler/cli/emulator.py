@@ -148,14 +148,31 @@ def register(sub: Any) -> None:
     parser.set_defaults(func=run)
 
 
+#: the distribution and its extra that bring aiohttp, as a user types them
+EXTRA = "ionos-pooler-reconciler[emulator]"
+
+
 def run(args: argparse.Namespace) -> ExitCode:
-    from reconciler.emulator import (
-        Emulator,
-        Faults,
-        demo_clusters,
-        generate_clusters,
-        load_clusters,
-    )
+    try:
+        from reconciler.emulator import (
+            Emulator,
+            Faults,
+            demo_clusters,
+            generate_clusters,
+            load_clusters,
+        )
+    except ModuleNotFoundError as exc:
+        # aiohttp is an extra: plan, apply and drift never serve HTTP, so CI runners and cron
+        # hosts need not install it
+        if exc.name != "aiohttp" and not (exc.name or "").startswith("aiohttp."):
+            raise
+        raise ConfigError(
+            "reconciler emulator needs aiohttp, which is not installed "
+            '(it comes with the optional extra "emulator")',
+            hint=f"add it to reconciler's environment: pip install '{EXTRA}'; "
+            "pipx inject ionos-pooler-reconciler aiohttp; or uv tool install --with aiohttp "
+            "SOURCE (the path or git URL reconciler was installed from)",
+        ) from exc
 
     if (args.username is None) != (args.password is None):
         raise ConfigError("--username and --password go together")
