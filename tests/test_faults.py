@@ -55,7 +55,10 @@ def test_every_cluster_converges_through_5xx_429_and_dropped_connections(
     capsys.readouterr()
 
     code = main(["apply", str(tmp_path / "plan.json"), "--format", "json",
-                 "--max-attempts", "12", "--settle-seconds", "1"])  # fmt: skip
+                 "--max-attempts", "12", "--settle-seconds", "1",
+                 # a fixed rate: random 429s are throttles to the adaptive rate, which would
+                 # rightly slow down; this test is about retries, not about the rate
+                 "--rate-limit", "1000"])  # fmt: skip
     report = json.loads(capsys.readouterr().out)
     assert code == 0, report["summary"]
     assert report["summary"]["converged"] == 100
