@@ -11,6 +11,7 @@ API's real limit. Pacing itself is aiolimiter's leaky bucket; this module only m
 from __future__ import annotations
 
 import collections
+import math
 import time
 from collections.abc import Callable
 
@@ -49,7 +50,7 @@ class AdaptiveRate:
         *,
         floor: float = 1.0,
         decrease: float = 0.7,
-        increase_per_second: float = 5.0,
+        increase_per_second: float = 2.0,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self.rate = start
@@ -63,6 +64,7 @@ class AdaptiveRate:
         #: when the answers of the last second that were not throttled came
         self._served: collections.deque[float] = collections.deque()
         self._last_change = clock()
+        self._last_cut = -math.inf
 
     async def acquire(self) -> None:
         limiter = self._limiter
@@ -80,11 +82,12 @@ class AdaptiveRate:
         elapsed = now - self._last_change
         if throttled:
             self.throttles += 1
-            if elapsed < 1.0 and self.rate < self.ceiling:
-                return
+            if now - self._last_cut < 1.0:
+                return  # answers to requests sent before the last cut: it is already cut
             # what the API took in the last second is the best guess of its limit
             served = len(self._served) or self.rate
             self._set(max(self.floor, min(self.rate, served) * self.decrease), now)
+            self._last_cut = now
             return
         self._served.append(now)
         if self.rate < self.ceiling and elapsed >= 1.0:
