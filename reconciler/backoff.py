@@ -1,11 +1,15 @@
-"""How long to wait before trying again: one policy for retries, repeats and polls."""
+"""How long to wait before trying again: one policy for retries, repeats and polls, and what
+the API asks for in Retry-After."""
 
 from __future__ import annotations
 
 import random
+import re
 from dataclasses import dataclass
+from datetime import UTC, datetime
+from email.utils import parsedate_to_datetime
 
-__all__ = ["Backoff"]
+__all__ = ["Backoff", "retry_after_seconds"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -29,3 +33,19 @@ class Backoff:
             return min(self.cap, retry_after)
         ceiling = min(self.cap, self.first * self.factor ** max(0, attempt - 1))
         return random.uniform(0, ceiling) if self.jitter else ceiling
+
+
+def retry_after_seconds(value: str | None, *, now: datetime | None = None) -> float | None:
+    """Seconds a Retry-After header asks for: delta-seconds or an HTTP date (RFC 9110)."""
+    if value is None:
+        return None
+    text = value.strip()
+    if re.fullmatch(r"\d+(\.\d+)?", text):
+        return float(text)
+    try:
+        when = parsedate_to_datetime(text)
+    except (TypeError, ValueError, IndexError):
+        return None
+    if when.tzinfo is None:
+        when = when.replace(tzinfo=UTC)
+    return max(0.0, (when - (now or datetime.now(UTC))).total_seconds())

@@ -22,14 +22,11 @@ import json
 import logging
 import re
 import time
-from collections import Counter
-from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
-from datetime import UTC, datetime
-from email.utils import parsedate_to_datetime
+from collections.abc import Callable
+from dataclasses import dataclass
 from types import TracebackType
 from typing import Any, Self
-from urllib.parse import quote, quote_plus, urlsplit
+from urllib.parse import urlsplit
 
 import httpx
 from tenacity import (
@@ -42,7 +39,7 @@ from tenacity import (
 )
 
 from reconciler import transport as transport_module
-from reconciler.backoff import Backoff
+from reconciler.backoff import Backoff, retry_after_seconds
 from reconciler.config import ApiSettings, display_url
 from reconciler.errors import (
     ApiError,
@@ -52,7 +49,9 @@ from reconciler.errors import (
     ResponseError,
     TransportError,
 )
+from reconciler.exchange import ClientStats, Exchange
 from reconciler.rate import AdaptiveRate, FixedRate, Rate
+from reconciler.scrub import Scrubber
 
 __all__ = ["MAX_BODY_BYTES", "ClientStats", "Exchange", "Http", "retry_after_seconds"]
 
@@ -83,52 +82,6 @@ NOT_SENT_EXCEPTIONS: tuple[type[Exception], ...] = (
 
 _REASONS = {429: "too many requests", 500: "internal server error", 502: "bad gateway"}
 _BLANKS = re.compile(r"\s+")
-
-
-def retry_after_seconds(value: str | None, *, now: datetime | None = None) -> float | None:
-    """Seconds a Retry-After header asks for: delta-seconds or an HTTP date (RFC 9110)."""
-    if value is None:
-        return None
-    text = value.strip()
-    if re.fullmatch(r"\d+(\.\d+)?", text):
-        return float(text)
-    try:
-        when = parsedate_to_datetime(text)
-    except (TypeError, ValueError, IndexError):
-        return None
-    if when.tzinfo is None:
-        when = when.replace(tzinfo=UTC)
-    return max(0.0, (when - (now or datetime.now(UTC))).total_seconds())
-
-
-@dataclass
-class ClientStats:
-    """What the client sent, so reports can say how hard the API was pushed."""
-
-    #: requests that left the process, retries included
-    requests: int = 0
-    #: of those, how many were retries
-    retries: int = 0
-    #: requests that got no answer (connect error, timeout, reset)
-    transport_errors: int = 0
-    #: answers by HTTP status
-    by_status: Counter[int] = field(default_factory=Counter)
-
-
-@dataclass(frozen=True, slots=True)
-class Exchange:
-    """One answer as it arrived (every attempt, errors included), for `Http.observers`: what
-    `reconciler doctor` studies about the API (headers, page sizes, latency) without a second
-    HTTP code path."""
-
-    method: str
-    url: str
-    status: int
-    headers: httpx.Headers
-    #: from sending the request to the end of its body
-    seconds: float
-    #: bytes in the body
-    size: int
 
 
 @dataclass
@@ -182,7 +135,7 @@ class Http:
         headers = settings.headers()  # ConfigError here, before anything is sent
         self._prefixes = tuple(sorted(strip_prefixes, key=len, reverse=True))
         self._error_details = error_details
-        self._secrets = self._secret_forms(settings.secrets())
+        self.scrub = Scrubber(settings.secrets())
         self._http = transport_module.client(
             settings, headers, read_only=read_only, transport=transport
         )
@@ -452,38 +405,6 @@ class Http:
         text = "".join(ch for ch in text if ch.isprintable())
         text = text[:limit] + ("..." if len(text) > limit else "")
         return self.scrub(text)
-
-    @staticmethod
-    def _secret_forms(secrets: Sequence[str]) -> list[str]:
-        """Each secret as a message may quote it: as it is, escaped as Python shows it in a repr
-        (of the text or of its bytes, as in "Illegal header value b'...'"), as JSON escapes it
-        (some servers also escape "/"), and percent-encoded; longest first, so that no shorter
-        form masks only part of a longer one."""
-        forms: set[str] = set()
-        for secret in filter(None, secrets):
-            as_json = [json.dumps(secret)[1:-1], json.dumps(secret, ensure_ascii=False)[1:-1]]
-            forms.update(
-                [secret, repr(secret)[1:-1], repr(secret.encode())[2:-1]],
-                as_json,
-                [form.replace("/", "\\/") for form in as_json],
-                [quote(secret, safe=""), quote(secret), quote_plus(secret)],
-            )
-        return sorted(filter(None, forms), key=lambda form: (-len(form), form))
-
-    def scrub(self, text: str) -> str:
-        """Mask our own secrets in text that came from elsewhere (a body echoing a header).
-
-        Only whole occurrences are masked (not inside a longer word): a short test token such
-        as "t" would otherwise turn every message into "clus[secret]er no[secret] found".
-        Percent escapes match in either case ("%2F" and "%2f").
-        """
-        if not self._secrets:
-            return text
-        forms = "|".join(
-            re.sub("%[0-9A-F]{2}", lambda m: f"(?i:{m.group()})", re.escape(form))
-            for form in self._secrets
-        )
-        return re.sub(rf"(?<![A-Za-z0-9])(?:{forms})(?![A-Za-z0-9])", "[secret]", text)
 
 
 def _retryable(reply: _Reply) -> bool:
