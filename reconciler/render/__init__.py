@@ -16,7 +16,7 @@ from reconciler.doctor.model import Report as DoctorReport
 from reconciler.drift import DriftReport
 from reconciler.errors import UsageError
 from reconciler.model import ApplyReport, ImportReport, Plan, ValidationReport
-from reconciler.render import codeclimate, github, jsondoc, junit, markdown, text
+from reconciler.render import codeclimate, github, jsondoc, junit, markdown, prometheus, text
 from reconciler.render.common import Format, Options, Renderer
 
 __all__ = [
@@ -86,3 +86,4 @@ register(markdown.FORMAT)
 register(junit.FORMAT)
 register(github.FORMAT)
 register(codeclimate.FORMAT)
+register(prometheus.FORMAT)
