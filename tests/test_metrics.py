@@ -16,7 +16,7 @@ from reconciler.cli import main
 from reconciler.emulator import Emulator
 
 ROOT = Path(__file__).resolve().parent.parent
-RULES = ROOT / "examples" / "gitops" / "ops" / "prometheus-rules.yml"
+RULES = ROOT / "examples" / "gitops" / "ops" / "prometheus.rules"
 STATUS = "reconciler_drift_cluster_status"
 
 
