@@ -27,6 +27,13 @@ def no_proxy_from_the_machine(monkeypatch: pytest.MonkeyPatch) -> None:
         monkeypatch.delenv(name.lower(), raising=False)
 
 
+@pytest.fixture(autouse=True)
+def not_under_github_actions(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Under GitHub Actions reconciler adds annotations to stderr; a suite run by a workflow
+    must read what it reads anywhere else. Tests of annotations set the variable."""
+    monkeypatch.delenv("GITHUB_ACTIONS", raising=False)
+
+
 @pytest.fixture
 def emulator() -> Iterator[Emulator]:
     """The demo clusters, with a short BUSY after each PATCH."""

@@ -73,7 +73,7 @@ def test_bash_loads_the_script_and_completes_commands_choices_and_files(tmp_path
     assert offers == [
         f"[reconciler ] {' '.join(SUBCOMMANDS)}",
         "[reconciler dr] drift",
-        "[reconciler drift --format ] text json markdown junit",
+        "[reconciler drift --format ] text json markdown junit prometheus",
         "[reconciler plan --api ] v1 v2",
         "[reconciler plan --detailed] --detailed-exitcode",
         "[reconciler validate clu] clusters clusters.bak",

@@ -137,10 +137,10 @@ def test_the_apply_table_names_each_cluster_once() -> None:
 
 
 def test_the_registry_serves_every_command_and_refuses_what_it_lacks() -> None:
-    assert render.PLAN.names == ("text", "json", "markdown")
+    assert render.PLAN.names == ("text", "json", "markdown", "github")
     assert render.APPLY.names == ("text", "json")
-    assert render.DRIFT.names == ("text", "json", "markdown", "junit")
-    assert render.VALIDATE.names == ("text", "json")
+    assert render.DRIFT.names == ("text", "json", "markdown", "junit", "prometheus")
+    assert render.VALIDATE.names == ("text", "json", "github", "codeclimate")
     assert render.IMPORT.names == ("text",)
     with pytest.raises(UsageError, match="apply has no format markdown"):
         render.APPLY["markdown"]

@@ -32,7 +32,14 @@ from reconciler.cli import (
     plan,
     validate,
 )
-from reconciler.errors import ExitCode, ReconcilerError, StdoutFailed, Terminated, UsageError
+from reconciler.errors import (
+    ExitCode,
+    ReconcilerError,
+    StdoutFailed,
+    Terminated,
+    UsageError,
+    ValidationFailed,
+)
 
 
 def _on_sigterm(signum: int, frame: FrameType | None) -> None:
@@ -110,6 +117,7 @@ def _run(argv: Sequence[str] | None) -> ExitCode:
     # and prints nothing, not even an error line for a JSON consumer to miss.
     handles = threading.current_thread() is threading.main_thread()
     previous = signal.signal(signal.SIGTERM, _on_sigterm) if handles else None
+    args: argparse.Namespace | None = None
     try:
         args = parser.parse_args(argv)
         if not getattr(args, "func", None):
@@ -126,6 +134,12 @@ def _run(argv: Sequence[str] | None) -> ExitCode:
         return ExitCode.TERMINATED
     except ReconcilerError as exc:
         _common.report_error(exc)
+        if isinstance(exc, ValidationFailed):
+            from reconciler.render.github import problems
+
+            _common.annotate(
+                args, problems(exc.problems, f"reconciler {args.command}" if args else "reconciler")
+            )
         return ExitCode.ERROR
     finally:
         if handles:

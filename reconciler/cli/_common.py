@@ -8,7 +8,7 @@ import logging
 import math
 import os
 import sys
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterable
 from typing import TYPE_CHECKING, Any, TextIO, TypeVar
 
 from reconciler.errors import ConfigError, ReconcilerError, ValidationFailed
@@ -115,6 +115,23 @@ def add_logging_options(parser: argparse.ArgumentParser) -> None:
         choices=LOG_LEVELS,
         help="log level on stderr (default: $IONOS_LOG_LEVEL or warning)",
     )
+
+
+def annotate(args: argparse.Namespace | None, lines: Iterable[str]) -> None:
+    """GitHub workflow commands (render.github), so problems show on a pull request's lines.
+
+    With `--format github` they are the output, on stdout. Otherwise, when GITHUB_ACTIONS is
+    `true` (set by every GitHub-hosted and self-hosted runner), they are added on stderr: the
+    runner reads commands on either stream, and stdout stays the document `--format` asked for.
+    """
+    if getattr(args, "format", None) == "github":
+        stream = sys.stdout
+    elif os.environ.get("GITHUB_ACTIONS") == "true":
+        stream = sys.stderr
+    else:
+        return
+    for line in lines:
+        print(line, file=stream)
 
 
 def read_only_plan(loaded: Loaded, settings: ApiSettings) -> Plan:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import sys
+import time
 from typing import Any
 
 from reconciler.cli import _common
@@ -38,33 +39,73 @@ def register(sub: Any) -> None:
         help="write the report in --format to FILE; stdout then gets the text report "
         "(the exit code is the same)",
     )
+    parser.add_argument(
+        "--metrics-file",
+        metavar="FILE",
+        type=_prom_file,
+        help="also write Prometheus metrics to FILE, a *.prom file for node_exporter's textfile "
+        "collector, replaced in one step; written as an error run when nothing could be checked",
+    )
     _common.add_output_options(parser, render.DRIFT)
     _common.add_api_options(parser)
     _common.add_logging_options(parser)
     parser.set_defaults(func=run)
 
 
+def _prom_file(text: str) -> str:
+    """node_exporter's textfile collector reads only *.prom files; the suffix also keeps the
+    metrics from ever being written over a desired-state file or the ignore file."""
+    if not text.endswith(".prom"):
+        raise argparse.ArgumentTypeError(
+            f"must end in .prom (node_exporter's textfile collector reads only those), not {text}"
+        )
+    return text
+
+
 def run(args: argparse.Namespace) -> ExitCode:
     from datetime import UTC, datetime
 
+    from reconciler import output
+    from reconciler.errors import ReconcilerError
+    from reconciler.render import prometheus
+
+    started, clock = datetime.now(UTC), time.monotonic()
+    try:
+        return _run(args, clock)
+    except ReconcilerError:
+        if args.metrics_file:
+            text = prometheus.failed_run(started, time.monotonic() - clock)
+            output.write_atomic(args.metrics_file, text)
+        raise
+
+
+def _run(args: argparse.Namespace, clock: float) -> ExitCode:
+    from datetime import UTC, datetime
+
     from reconciler import drift, ignore, loader, output, render
+    from reconciler.render import prometheus
 
     # every input is checked before the first request
     loaded = loader.load(args.paths)
     ignore_file = ignore.resolve_path(args.ignore_file)
     rules = ignore.load(ignore_file) if ignore_file else ()
-    if args.output:
-        inputs = [path for path, _ in loaded.sources] + ([ignore_file] if ignore_file else [])
-        output.refuse_inputs(args.output, inputs, flag="--output")
+    inputs = [path for path, _ in loaded.sources] + ([ignore_file] if ignore_file else [])
+    for flag in ("output", "metrics_file"):
+        if getattr(args, flag):
+            output.refuse_inputs(getattr(args, flag), inputs, flag=f"--{flag.replace('_', '-')}")
     plan = _common.read_only_plan(loaded, _common.api_settings(args))
     report = drift.build_report(
         plan, rules, today=datetime.now(UTC).date(), ignore_file=ignore_file
     )
-    shown = args.format
+    seconds = time.monotonic() - clock
+    if args.metrics_file:
+        output.write_atomic(args.metrics_file, prometheus.metrics(report, seconds))
+    shown: str = args.format
     if args.output:
-        output.write_lines(args.output, render.DRIFT.lines(args.format, report))
+        lines = render.DRIFT.lines(args.format, report, render.Options(seconds=seconds))
+        output.write_lines(args.output, lines)
         shown = "text"
-    options = render.Options(color=_common.use_color(args))
+    options = render.Options(color=_common.use_color(args), seconds=seconds)
     for line in render.DRIFT.lines(shown, report, options):
         print(line)
     if args.output:

@@ -55,6 +55,12 @@ def register(sub: Any) -> None:
         help="import the cluster whose displayName is exactly NAME (repeatable)",
     )
     which.add_argument("--all", action="store_true", help="import every cluster")
+    which.add_argument(
+        "--from-terraform-state",
+        metavar="FILE",
+        help="import the clusters of a Terraform state instead, from 'terraform show -json' "
+        "(ionoscloud_pg_cluster and ionoscloud_pg_cluster_v2); no API request",
+    )
     parser.add_argument("--force", action="store_true", help="overwrite files that already exist")
     parser.add_argument(
         "--schema-ref",
@@ -84,8 +90,15 @@ def run(args: argparse.Namespace) -> ExitCode:
     from reconciler.errors import OutputError
     from reconciler.model import ImportReport
 
-    settings = _common.api_settings(args)
-    clusters = _common.run(lambda: _fetch(settings, args))
+    if args.from_terraform_state:
+        from reconciler import tfstate
+
+        clusters, skipped = tfstate.read(args.from_terraform_state)
+        for reason in skipped:
+            print(f"skipped {reason}", file=sys.stderr)
+    else:
+        settings = _common.api_settings(args)
+        clusters = _common.run(lambda: _fetch(settings, args))
     if not clusters:
         print("No clusters to import.", file=sys.stderr)
         return ExitCode.OK

@@ -46,6 +46,8 @@ def run(args: argparse.Namespace) -> ExitCode:
     plan = _common.read_only_plan(loaded, _common.api_settings(args))
     if args.out:
         planfile.write(args.out, plan)
+    if args.format != "github":
+        _common.annotate(args, render.github.plan_annotations(plan))
     options = render.Options(color=_common.use_color(args), saved=args.out)
     for line in render.PLAN.lines(args.format, plan, options):
         print(line)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import sys
 from typing import Any
 
 from reconciler.cli import _common
@@ -17,7 +18,9 @@ def register(sub: Any) -> None:
         help="check desired-state files against the schema (no API access)",
         description="Check desired-state files and directories (recursively, *.yaml and *.yml, "
         "hidden ones skipped) against the JSON Schema, without credentials or network. Every "
-        "problem is listed as FILE:LINE:COL: message, on stderr (text) or in the JSON on stdout.",
+        "problem is listed as FILE:LINE:COL: message, on stderr (text) or in the JSON on stdout; "
+        "github prints workflow commands (annotations), codeclimate GitLab's Code Quality "
+        "report. Under GitHub Actions (GITHUB_ACTIONS=true) annotations are added on stderr.",
         epilog="exit codes: 0 every file is valid, 1 any problem",
     )
     parser.add_argument("paths", nargs="+", metavar="PATH", help="YAML files or directories")
@@ -33,6 +36,7 @@ def run(args: argparse.Namespace) -> ExitCode:
     from reconciler import loader, render
     from reconciler.errors import ValidationFailed
     from reconciler.model import ValidationReport
+    from reconciler.render import github, text
 
     checked = loader.check(args.paths)
     result = ValidationReport(
@@ -42,7 +46,14 @@ def run(args: argparse.Namespace) -> ExitCode:
     )
     if result.problems and args.format == "text":
         # printed by cli.main like every command's problems: FILE:LINE:COL lines, then `error:`
+        # (and annotations under GitHub Actions)
         raise ValidationFailed(list(result.problems))
+    if args.format == "codeclimate":
+        # the report goes to a file GitLab reads; the job's log still says what is wrong
+        for found in result.problems:
+            print(text.problem(found), file=sys.stderr)
+    if args.format != "github":
+        _common.annotate(args, github.problems(result.problems))
     for line in render.VALIDATE.lines(args.format, result):
         print(line)
     return ExitCode.ERROR if result.problems else ExitCode.OK

@@ -16,7 +16,7 @@ from reconciler.doctor.model import Report as DoctorReport
 from reconciler.drift import DriftReport
 from reconciler.errors import UsageError
 from reconciler.model import ApplyReport, ImportReport, Plan, ValidationReport
-from reconciler.render import jsondoc, junit, markdown, text
+from reconciler.render import codeclimate, github, jsondoc, junit, markdown, prometheus, text
 from reconciler.render.common import Format, Options, Renderer
 
 __all__ = [
@@ -84,3 +84,6 @@ register(text.FORMAT)
 register(jsondoc.FORMAT)
 register(markdown.FORMAT)
 register(junit.FORMAT)
+register(github.FORMAT)
+register(codeclimate.FORMAT)
+register(prometheus.FORMAT)

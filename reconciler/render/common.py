@@ -40,6 +40,8 @@ class Options:
     saved: str | None = None
     #: show cluster ids, names and DNS names where a report would use placeholders (doctor)
     show_names: bool = False
+    #: how long the run took until its report (the Prometheus format's duration)
+    seconds: float = 0.0
 
 
 T = TypeVar("T")
