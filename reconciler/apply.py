@@ -74,8 +74,7 @@ class ApplyOptions:
     reread_max_age: float = 1.0
     #: 409 answers to one cluster's PATCH before it is given up
     max_conflicts: int = 5
-    #: --in-maintenance-window: start a change only while the cluster's window is open and
-    #: more than this before it closes, as the re-read right before the PATCH reports it
+    #: --in-maintenance-window: start a change only this long before its window closes
     window_margin: timedelta | None = None
 
 
@@ -303,8 +302,10 @@ class Applier:
         """DEFERRED when a change may not start now by the cluster's window (as just read)."""
         if self.options.window_margin is None:
             return None
-        clock = windows.Clock(windows.now(), self.options.window_margin)
-        window = live.maintenance_window
+        clock, window = (
+            windows.Clock(windows.now(), self.options.window_margin),
+            live.maintenance_window,
+        )
         closed = clock.closed_detail(window)
         if closed is None:
             return None

@@ -162,15 +162,16 @@ async def health_check(rollout: Rollout, wave: dict[str, Any], stop: asyncio.Eve
     proc = await asyncio.create_subprocess_shell(
         rollout.health_cmd,
         stdin=asyncio.subprocess.PIPE,
-        stdout=sys.stderr.fileno(),
+        stdout=asyncio.subprocess.PIPE,
         env=env,
         start_new_session=True,
     )
-    assert proc.stdin is not None
+    assert proc.stdin is not None and proc.stdout is not None
     with contextlib.suppress(BrokenPipeError, ConnectionResetError):
         proc.stdin.write(text.encode())
         await proc.stdin.drain()
         proc.stdin.close()
+    relay = asyncio.ensure_future(_relay(proc.stdout))
     finished = asyncio.ensure_future(proc.wait())
     halt = asyncio.ensure_future(stop.wait())
     try:
@@ -183,8 +184,18 @@ async def health_check(rollout: Rollout, wave: dict[str, Any], stop: asyncio.Eve
         with contextlib.suppress(ProcessLookupError):
             os.killpg(proc.pid, 9)
         await finished
+        relay.cancel()
         if stop.is_set():
             return "was stopped"
         return f"did not finish within {rollout.health_timeout:g}s"
     code = finished.result()
+    with contextlib.suppress(asyncio.TimeoutError):
+        await asyncio.wait_for(relay, 1.0)  # a child left behind may hold the pipe open
     return None if code == 0 else f"exited {code}"
+
+
+async def _relay(stream: asyncio.StreamReader) -> None:
+    """The health command's stdout, onto stderr: stdout carries the report."""
+    async for line in stream:
+        sys.stderr.write(line.decode(errors="replace"))
+        sys.stderr.flush()

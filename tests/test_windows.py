@@ -57,8 +57,17 @@ def fleet(
 
 def apply_json(capsys: pytest.CaptureFixture[str], *extra: str) -> tuple[int, dict[str, Any]]:
     code = main(
-        ["apply", "clusters", "--auto-approve", "--settle-seconds", "0", "--format", "json"]
-        + ["--in-maintenance-window", *extra]
+        [
+            "apply",
+            "clusters",
+            "--auto-approve",
+            "--settle-seconds",
+            "0",
+            "--format",
+            "json",
+            "--in-maintenance-window",
+            *extra,
+        ]
     )
     return code, json.loads(capsys.readouterr().out)
 
@@ -107,8 +116,8 @@ def test_the_clock_moves_with_reconciler_now_and_a_text_report_says_deferred(
 ) -> None:
     emu, ids = fleet
     monkeypatch.setenv("RECONCILER_NOW", "2025-01-06T05:10:00+00:00")
-    code = main(["apply", "clusters", "--auto-approve", "--settle-seconds", "0"]
-                + ["--in-maintenance-window"])  # fmt: skip
+    window = "--in-maintenance-window"
+    code = main(["apply", "clusters", "--auto-approve", "--settle-seconds", "0", window])
     out = capsys.readouterr().out
     assert code == 0
     assert changed(emu) == {ids["open"], ids["later"]}
