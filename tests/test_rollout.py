@@ -182,3 +182,39 @@ def test_sigterm_during_a_health_check_reports_what_was_sent(
     assert [outcome[f"db-{i}"][0] for i in range(7)] == ["converged"] * 3 + ["not-sent"] * 4
     assert outcome["db-3"][1] == "interrupted before its update was sent"
     assert sorted(patched(emu)) == sorted(ids[:3])
+
+
+EXAMPLE = Path(__file__).resolve().parent.parent / "examples" / "rollout" / "health_check.py"
+#: a stand-in for psql: fails for a host with "bad" in it, as a pooler refusing clients would
+STUB_PSQL = """
+import sys
+dsn = sys.argv[1]
+assert "port=6432" in dsn and sys.argv[-2:] == ["-c", "SELECT 1"], sys.argv
+if "bad" in dsn:
+    sys.exit("psql: error: server closed the connection unexpectedly")
+"""
+
+
+def test_the_example_health_check_queries_each_converged_cluster_through_port_6432(
+    tmp_path: Path,
+) -> None:
+    stub = tmp_path / "psql.py"
+    stub.write_text(STUB_PSQL)
+    env = {**os.environ, "PSQL": f"{sys.executable} {stub}"}
+
+    def run(*hosts: tuple[str, str]) -> subprocess.CompletedProcess[str]:
+        wave = {"wave": 1, "clusters": [
+            {"id": "x", "name": name, "dnsName": host, "port": 6432, "outcome": outcome}
+            for name, (host, outcome) in zip("abc", hosts, strict=False)
+        ]}  # fmt: skip
+        return subprocess.run(
+            [sys.executable, str(EXAMPLE)], input=json.dumps(wave), env=env,
+            capture_output=True, text=True, timeout=20, check=False,
+        )  # fmt: skip
+
+    good = run(("pg-a.example", "converged"), ("pg-bad.example", "refused"))
+    assert good.returncode == 0, good.stderr
+    assert "a via pg-a.example:6432: ok" in good.stdout and "pg-bad" not in good.stdout
+    bad = run(("pg-a.example", "converged"), ("pg-bad.example", "converged"))
+    assert bad.returncode == 1
+    assert "b via pg-bad.example:6432: FAILED: psql: error: server closed" in bad.stdout
