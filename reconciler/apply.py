@@ -17,11 +17,13 @@ from __future__ import annotations
 import asyncio
 import math
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from datetime import timedelta
 from enum import Enum
 from typing import TYPE_CHECKING, Any
 
+from reconciler import windows
 from reconciler.backoff import Backoff
 from reconciler.errors import (
     ApiError,
@@ -49,7 +51,7 @@ if TYPE_CHECKING:
     from reconciler.client import Client
 
 #: called as progress(event, cluster plan, detail) with event one of
-#: "waiting", "sent", "converged", "failed", "refused", "skipped"
+#: "waiting", "sent", "converged", "failed", "refused", "deferred", "skipped"
 Progress = Callable[[str, ClusterPlan, str], None]
 
 
@@ -72,6 +74,8 @@ class ApplyOptions:
     reread_max_age: float = 1.0
     #: 409 answers to one cluster's PATCH before it is given up
     max_conflicts: int = 5
+    #: --in-maintenance-window: start a change only this long before its window closes
+    window_margin: timedelta | None = None
 
 
 def _moved(planned: dict[str, Any], now: dict[str, Any]) -> list[str]:
@@ -136,13 +140,20 @@ class Applier:
         self._snapshot_lock = asyncio.Lock()
 
     async def run(self, plan: Plan) -> ApplyReport:
-        updates = sum(1 for item in plan.clusters if item.action is Action.UPDATE)
+        return self.report(await self.apply_items(plan.clusters))
+
+    async def apply_items(self, items: Sequence[ClusterPlan]) -> list[ClusterResult]:
+        """Every item at once (bounded by `concurrency`); a rollout calls this per wave."""
+        updates = sum(1 for item in items if item.action is Action.UPDATE)
         # Many changes: re-read them with list walks (one request per 1,000 clusters) instead
         # of one GET each, as long as a walk is younger than `reread_max_age`.
         self._batch = updates > self.options.batch_threshold
-        results = await asyncio.gather(*(self._one(item) for item in plan.clusters))
+        return list(await asyncio.gather(*(self._one(item) for item in items)))
+
+    def report(self, results: Sequence[ClusterResult], halted: str | None = None) -> ApplyReport:
         stats: Any = getattr(self.client, "stats", None)
         return ApplyReport(
+            halted=halted,
             results=tuple(results),
             interrupted=self.stop.is_set(),
             requests=int(getattr(stats, "requests", 0)),
@@ -162,6 +173,7 @@ class Applier:
             Outcome.CONVERGED: "converged",
             Outcome.SENT: "sent",
             Outcome.REFUSED: "refused",
+            Outcome.DEFERRED: "deferred",
         }.get(result.outcome, "failed")
         self.progress(event, item, result.detail)
         return result
@@ -232,6 +244,10 @@ class Applier:
                         return stopped()
                     live = await self._reread(cluster_id)
                     verdict = decide(item, live, target)
+                    if verdict is not _Verdict.MATCHED and not sent:
+                        deferred = self._deferred(item, live)
+                        if deferred is not None:
+                            return deferred
                     if verdict is _Verdict.SEND:
                         before = live
                         await self.client.update(live, target, on_sent=count)
@@ -281,6 +297,20 @@ class Applier:
             if not self.options.wait:
                 return result(Outcome.SENT, "update accepted; not waiting (--no-wait)")
             return await self._converge(item, before, target, last_sent, deadline, result)
+
+    def _deferred(self, item: ClusterPlan, live: LiveCluster) -> ClusterResult | None:
+        """DEFERRED when a change may not start now by the cluster's window (as just read)."""
+        if self.options.window_margin is None:
+            return None
+        clock, window = (
+            windows.Clock(windows.now(), self.options.window_margin),
+            live.maintenance_window,
+        )
+        closed = clock.closed_detail(window)
+        if closed is None:
+            return None
+        nxt = windows.iso(clock.next_start(window)) if window is not None else None
+        return ClusterResult(item, Outcome.DEFERRED, closed, next_window=nxt)
 
     async def _pause(self, attempt: int, error: ReconcilerError) -> None:
         """Back off as the HTTP layer does, but give way at once to a stop."""

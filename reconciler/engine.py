@@ -25,6 +25,7 @@ if TYPE_CHECKING:
     from reconciler.client import Client
     from reconciler.config import ApiSettings
     from reconciler.loader import Loaded
+    from reconciler.rollout import Rollout
 
 #: the same threshold as the client's fetch: more clusters than this are read with one list walk
 LIST_WALK_THRESHOLD = 8
@@ -186,5 +187,12 @@ async def apply(
     *,
     stop: asyncio.Event | None = None,
     progress: Progress | None = None,
+    rollout: Rollout | None = None,
 ) -> ApplyReport:
-    return await Applier(client, options, stop=stop, progress=progress).run(plan)
+    """Every update at once, or in waves when a rollout is asked for."""
+    applier = Applier(client, options, stop=stop, progress=progress)
+    if rollout is None:
+        return await applier.run(plan)
+    from reconciler.rollout import roll_out
+
+    return await roll_out(applier, plan, rollout)

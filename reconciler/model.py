@@ -15,6 +15,7 @@ from fnmatch import fnmatchcase
 from typing import Any
 
 from reconciler.errors import Problem
+from reconciler.windows import Clock, MaintenanceWindow
 
 POOL_MODES = ("transaction", "session")
 POOLER_FIELDS = ("enabled", "poolMode")
@@ -85,6 +86,10 @@ class LiveCluster:
     busy: bool = False
     host: str = ""
     properties: dict[str, Any] | None = None
+    #: the weekly window the API reports (None: missing or unreadable)
+    maintenance_window: MaintenanceWindow | None = None
+    #: the host name clients connect to (pgbouncer on port 6432)
+    dns_name: str = ""
 
     def pooler(self) -> dict[str, Any]:
         return {"enabled": self.enabled, "poolMode": self.pool_mode}
@@ -145,6 +150,8 @@ class Plan:
     tool_version: str = ""
     #: the API dialect it was made for (`--api`)
     api: str = "v1"
+    #: set by `plan --in-maintenance-window`: when each window is judged (shown, not saved)
+    clock: Clock | None = None
 
     def count(self, action: Action) -> int:
         return sum(1 for c in self.clusters if c.action is action)
@@ -171,8 +178,10 @@ class Outcome(StrEnum):
     #: live values moved since the plan: nothing sent
     REFUSED = "refused"
     FAILED = "failed"
-    #: interrupted before its PATCH was sent
+    #: interrupted, or not reached by a stopped rollout, before its PATCH was sent
     NOT_SENT = "not-sent"
+    #: --in-maintenance-window: its window is not open; nothing sent
+    DEFERRED = "deferred"
 
 
 FAILED_OUTCOMES = frozenset({Outcome.REFUSED, Outcome.FAILED, Outcome.NOT_SENT, Outcome.UNVERIFIED})
@@ -185,6 +194,10 @@ class ClusterResult:
     detail: str = ""
     seconds: float = 0.0
     patches_sent: int = 0
+    #: the rollout wave it was in (0: the canaries), None without waves
+    wave: int | None = None
+    #: DEFERRED: when its next window opens (ISO-8601 UTC)
+    next_window: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -195,13 +208,17 @@ class ApplyReport:
     retries: int = 0
     #: the signal that stopped the run (SIGINT, SIGTERM), if one did
     signal: str | None = None
+    #: why a rollout in waves stopped before its end (a failure, a health check), if it did
+    halted: str | None = None
 
     def count(self, outcome: Outcome) -> int:
         return sum(1 for r in self.results if r.outcome is outcome)
 
     @property
     def ok(self) -> bool:
-        return not self.interrupted and not any(r.outcome in FAILED_OUTCOMES for r in self.results)
+        if self.interrupted or self.halted:
+            return False
+        return not any(r.outcome in FAILED_OUTCOMES for r in self.results)
 
 
 @dataclass(frozen=True, slots=True)

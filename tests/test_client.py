@@ -14,6 +14,7 @@ import re
 import time
 from collections.abc import Callable, Coroutine
 from datetime import UTC, datetime, timedelta
+from datetime import time as dt_time
 from email.utils import format_datetime
 from typing import Any, TypeVar
 from urllib.parse import quote, quote_plus
@@ -39,6 +40,7 @@ from reconciler.errors import (
 )
 from reconciler.http import retry_after_seconds
 from reconciler.model import DesiredCluster, LiveCluster
+from reconciler.windows import MaintenanceWindow
 
 T = TypeVar("T")
 
@@ -575,8 +577,11 @@ def test_parse_cluster_reads_a_documented_cluster() -> None:
         pool_mode="session",
         last_modified=cluster.last_modified,
         location="de/txl",
+        maintenance_window=MaintenanceWindow(6, dt_time(3, 30)),
+        dns_name=cluster.dns_name,
     )
     assert cluster.last_modified
+    assert cluster.dns_name.startswith("pg-") and cluster.dns_name.endswith(".ionos.com")
 
 
 @pytest.mark.parametrize("data", [None, [], "cluster", 3, {}, {"id": ""}, {"id": 7}])

@@ -11,7 +11,7 @@ import sys
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from reconciler.cli import _common
+from reconciler.cli import _common, _rollout
 from reconciler.errors import ExitCode, UsageError
 from reconciler.model import Action
 
@@ -21,6 +21,7 @@ if TYPE_CHECKING:
     from reconciler.config import ApiSettings
     from reconciler.model import ApplyReport, Plan
     from reconciler.planner import LiveResult
+    from reconciler.rollout import Rollout
 
 
 def register(sub: Any) -> None:
@@ -70,6 +71,8 @@ def register(sub: Any) -> None:
         help="a cluster never seen BUSY after its PATCH counts as converged only "
         "this long after it (default: 5)",
     )
+    _rollout.add_window_options(parser, apply=True)
+    _rollout.add_rollout_options(parser)
     _common.add_output_options(parser, render.APPLY)
     _common.add_api_options(parser)
     _common.add_logging_options(parser)
@@ -109,7 +112,9 @@ def run(args: argparse.Namespace) -> ExitCode:
         timeout=args.timeout,
         settle=args.settle_seconds,
         concurrency=settings.concurrency,
+        window_margin=_rollout.window_margin(args),
     )
+    rollout = _rollout.rollout(args)
     shown = render.Options(color=_common.use_color(args))
     if _is_plan_file(args.paths):
         plan = planfile.read(args.paths[0])
@@ -135,6 +140,7 @@ def run(args: argparse.Namespace) -> ExitCode:
             options,
             live=shown.color and sys.stderr.isatty(),
             saved=_is_plan_file(args.paths),
+            rollout=rollout,
         )
     )
     if args.format == "text":
@@ -147,7 +153,13 @@ def run(args: argparse.Namespace) -> ExitCode:
 
 
 async def _apply(
-    settings: ApiSettings, plan: Plan, options: ApplyOptions, *, live: bool, saved: bool
+    settings: ApiSettings,
+    plan: Plan,
+    options: ApplyOptions,
+    *,
+    live: bool,
+    saved: bool,
+    rollout: Rollout | None = None,
 ) -> ApplyReport:
     from reconciler import engine
     from reconciler.cli._progress import ProgressLog
@@ -178,7 +190,9 @@ async def _apply(
         async with Client(settings) as client:
             if saved:
                 await engine.confirm_identities(client, plan)
-            report = await engine.apply(client, plan, options, stop=stop, progress=progress)
+            report = await engine.apply(
+                client, plan, options, stop=stop, progress=progress, rollout=rollout
+            )
         return dataclasses.replace(report, signal=received[0]) if received else report
     finally:
         progress.close()

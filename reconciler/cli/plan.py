@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import sys
 from typing import Any
 
-from reconciler.cli import _common
+from reconciler.cli import _common, _rollout
 from reconciler.errors import ExitCode
 
 
@@ -31,6 +32,7 @@ def register(sub: Any) -> None:
         action="store_true",
         help="exit 2 when there are changes, 0 when there are none",
     )
+    _rollout.add_window_options(parser, apply=False)
     _common.add_output_options(parser, render.PLAN)
     _common.add_api_options(parser)
     _common.add_logging_options(parser)
@@ -44,8 +46,13 @@ def run(args: argparse.Namespace) -> ExitCode:
     if args.out:
         output.refuse_inputs(args.out, [path for path, _ in loaded.sources], flag="--out")
     plan = _common.read_only_plan(loaded, _common.api_settings(args))
+    margin = _rollout.window_margin(args)
+    if margin is not None:
+        from reconciler import windows
+
+        plan = dataclasses.replace(plan, clock=windows.Clock(windows.now(), margin))
     if args.out:
-        planfile.write(args.out, plan)
+        planfile.write(args.out, plan)  # the document printed with --format json, exactly
     if args.format != "github":
         _common.annotate(args, render.github.plan_annotations(plan))
     options = render.Options(color=_common.use_color(args), saved=args.out)

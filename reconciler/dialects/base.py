@@ -142,7 +142,9 @@ class Common:
     ) -> LiveCluster:
         """The LiveCluster, once the dialect has read the pooler (and kept what it needs)."""
         from reconciler.model import LiveCluster
+        from reconciler.windows import parse
 
+        dns = self.properties.get("dnsName") or self.metadata.get("dnsName")
         return LiveCluster(
             id=self.id,
             name=self.name,
@@ -156,6 +158,8 @@ class Common:
             busy=self.state in busy,
             host=host,
             properties=properties,
+            maintenance_window=parse(self.properties.get("maintenanceWindow")),
+            dns_name=dns if isinstance(dns, str) else "",
         )
 
 

@@ -26,6 +26,7 @@ from reconciler.model import (
 )
 from reconciler.render import doctor
 from reconciler.render.common import Format, Options
+from reconciler.windows import DAYS, Clock, iso
 
 PLAN_FORMAT = "reconciler-plan"
 PLAN_VERSION = 2
@@ -110,8 +111,26 @@ def plan_document(plan: Plan) -> dict[str, Any]:
             "files": [{"path": path, "sha256": digest} for path, digest in plan.inputs],
         },
         "summary": plan_summary(plan),
-        "clusters": [plan_entry(item) for item in plan.clusters],
+        "clusters": [_with_window(plan_entry(item), item, plan.clock) for item in plan.clusters],
     }
+
+
+def _with_window(entry: dict[str, Any], item: ClusterPlan, clock: Clock | None) -> dict[str, Any]:
+    """`plan --in-maintenance-window`: an update's window, whether open, and when it next opens."""
+    if clock is None or item.action is not Action.UPDATE or item.live is None:
+        return entry
+    window = item.live.maintenance_window
+    entry["maintenanceWindow"] = (
+        None
+        if window is None
+        else {
+            "dayOfTheWeek": DAYS[window.weekday],
+            "time": window.start.isoformat(),
+            "open": clock.is_open(window),
+            "nextStart": iso(clock.next_start(window)),
+        }
+    )
+    return entry
 
 
 # ---------------------------------------------------------------- apply
@@ -124,6 +143,7 @@ def apply_document(report: ApplyReport) -> dict[str, Any]:
         "ok": report.ok,
         "interrupted": report.interrupted,
         "signal": report.signal,
+        "rolloutStopped": report.halted,
         "requests": report.requests,
         "retries": report.retries,
         "summary": {o.value: report.count(o) for o in Outcome},
@@ -134,6 +154,8 @@ def apply_document(report: ApplyReport) -> dict[str, Any]:
                 "detail": r.detail,
                 "seconds": round(r.seconds, 3),
                 "patchesSent": r.patches_sent,
+                **({"wave": r.wave} if r.wave is not None else {}),
+                **({"nextWindow": r.next_window} if r.next_window else {}),
             }
             for r in report.results
         ],

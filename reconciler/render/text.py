@@ -35,6 +35,7 @@ from reconciler.render.common import (
     printable,
     value,
 )
+from reconciler.windows import Clock, iso
 
 _SYMBOL = {Action.UPDATE: "~", Action.NOOP: "=", Action.PAUSED: "-", Action.ERROR: "!"}
 _ACTION_COLOR = {
@@ -52,6 +53,7 @@ _OUTCOME_COLOR = {
     Outcome.REFUSED: "red",
     Outcome.FAILED: "red",
     Outcome.NOT_SENT: "red",
+    Outcome.DEFERRED: "cyan",
 }
 _DRIFT_MARK = {
     Status.DRIFTED: ("~", "yellow"),
@@ -93,12 +95,23 @@ def plan(plan: Plan, options: Options) -> Iterator[str]:
             yield f"    connectionPooler.{change.field}: {old} -> {new}"
         if item.request is not None and item.request.note:
             yield f"    request: {item.request.method}: {oneline(item.request.note)}"
+        if plan.clock is not None and item.action is Action.UPDATE:
+            yield f"    {window_line(item, plan.clock)}"
         if item.error:
             yield f"    {paint('error:', 'red')} {oneline(item.error)}"
         for note in item.live.notes if item.live else ():
             yield f"    note: {oneline(note)}"
         yield ""
     yield paint(plan_summary(plan), "bold")
+
+
+def window_line(item: ClusterPlan, clock: Clock) -> str:
+    """`maintenance window: Sunday 03:30 UTC: open now` (or when it next opens)."""
+    window = item.live.maintenance_window if item.live else None
+    if window is None:
+        return "maintenance window: none reported: apply --in-maintenance-window defers it"
+    state = "open now" if clock.is_open(window) else f"next opens {iso(clock.next_start(window))}"
+    return f"maintenance window: {window.describe()}: {state}"
 
 
 # ---------------------------------------------------------------- apply
@@ -144,6 +157,8 @@ def apply(report: ApplyReport, options: Options) -> Iterator[str]:
                 f"{detail}"
             ).rstrip()
         yield ""
+    if report.halted:
+        yield paint(f"Rollout stopped: {oneline(report.halted)}", "red")
     yield paint(apply_summary(report), "bold")
 
 
