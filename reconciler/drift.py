@@ -46,6 +46,19 @@ class FieldDrift:
     ignored_by: IgnoreRule | None = None
     #: an expired rule that would have hidden it: the reason it is reported again
     expired_rule: IgnoreRule | None = None
+    #: with a drift ledger: the day it was first seen drifted, and in how many runs since
+    first_seen: date | None = None
+    runs: int = 0
+
+
+@dataclass(frozen=True, slots=True)
+class Resolved:
+    """Drift a ledger remembered that this run found gone."""
+
+    cluster_id: str
+    name: str
+    field: str
+    first_seen: date
 
 
 @dataclass(frozen=True, slots=True)
@@ -79,6 +92,10 @@ class DriftReport:
     checked: str = ""
     api_url: str = ""
     tool_version: str = ""
+    #: with a drift ledger: drift it remembered that is gone now
+    resolved: tuple[Resolved, ...] = ()
+    #: whether a ledger was kept for this run (so that `first_seen` and `runs` mean something)
+    ledger: bool = False
 
     def count(self, status: Status) -> int:
         return sum(1 for c in self.clusters if c.status is status)
@@ -89,6 +106,11 @@ class DriftReport:
         if self.count(Status.ERROR):
             return Result.ERROR
         return Result.DRIFT if self.count(Status.DRIFTED) else Result.IN_SYNC
+
+    @property
+    def new_drift(self) -> bool:
+        """Drift not seen by the previous run (with a ledger: a field seen in this run only)."""
+        return any(f.runs <= 1 for c in self.clusters for f in c.drifted)
 
     @property
     def expired_rules(self) -> tuple[IgnoreRule, ...]:

@@ -46,6 +46,18 @@ def register(sub: Any) -> None:
         help="also write Prometheus metrics to FILE, a *.prom file for node_exporter's textfile "
         "collector, replaced in one step; written as an error run when nothing could be checked",
     )
+    parser.add_argument(
+        "--ledger",
+        metavar="FILE",
+        help="remember drift across runs in FILE (JSON, replaced in one step; a CI cache or the "
+        "cron host keeps it): reports then give each drift its age and list resolved drift",
+    )
+    parser.add_argument(
+        "--new-only",
+        action="store_true",
+        help="with --ledger: exit 2 only for drift the previous run did not see, so that a "
+        "nightly job alerts once, not every night",
+    )
     _common.add_output_options(parser, render.DRIFT)
     _common.add_api_options(parser)
     _common.add_logging_options(parser)
@@ -82,7 +94,8 @@ def run(args: argparse.Namespace) -> ExitCode:
 def _run(args: argparse.Namespace, clock: float) -> ExitCode:
     from datetime import UTC, datetime
 
-    from reconciler import drift, ignore, loader, output, render
+    from reconciler import drift, ignore, ledger, loader, output, render, windows
+    from reconciler.errors import UsageError
     from reconciler.render import prometheus
 
     # every input is checked before the first request
@@ -90,13 +103,18 @@ def _run(args: argparse.Namespace, clock: float) -> ExitCode:
     ignore_file = ignore.resolve_path(args.ignore_file)
     rules = ignore.load(ignore_file) if ignore_file else ()
     inputs = [path for path, _ in loaded.sources] + ([ignore_file] if ignore_file else [])
-    for flag in ("output", "metrics_file"):
+    for flag in ("output", "metrics_file", "ledger"):
         if getattr(args, flag):
             output.refuse_inputs(getattr(args, flag), inputs, flag=f"--{flag.replace('_', '-')}")
+    if args.new_only and not args.ledger:
+        raise UsageError("--new-only needs --ledger FILE: the ledger is what remembers old drift")
+    previous = ledger.read(args.ledger) if args.ledger else {}
     plan = _common.read_only_plan(loaded, _common.api_settings(args))
-    report = drift.build_report(
-        plan, rules, today=datetime.now(UTC).date(), ignore_file=ignore_file
-    )
+    today = windows.now().date() if args.ledger else datetime.now(UTC).date()
+    report = drift.build_report(plan, rules, today=today, ignore_file=ignore_file)
+    if args.ledger:
+        report, remembered = ledger.remember(report, previous, today)
+        output.write_atomic(args.ledger, ledger.dumps(remembered))
     seconds = time.monotonic() - clock
     if args.metrics_file:
         output.write_atomic(args.metrics_file, prometheus.metrics(report, seconds))
@@ -115,4 +133,6 @@ def _run(args: argparse.Namespace, clock: float) -> ExitCode:
         drift.Result.DRIFT: ExitCode.CHANGES,
         drift.Result.ERROR: ExitCode.ERROR,
     }
+    if args.new_only and report.result is drift.Result.DRIFT and not report.new_drift:
+        return ExitCode.OK  # the drift is known: the previous run alerted on it
     return exits[report.result]

@@ -177,12 +177,15 @@ def _rule_doc(rule: IgnoreRule) -> dict[str, Any]:
 
 
 def _field_doc(f: FieldDrift) -> dict[str, Any]:
-    return {
+    doc: dict[str, Any] = {
         "field": f.field,
         "path": f"{POOLER_PATH}.{f.field}",
         "live": f.live,
         "desired": f.desired,
     }
+    if f.first_seen is not None:  # only with --ledger
+        doc |= {"firstSeen": f.first_seen.isoformat(), "runs": f.runs, "new": f.runs <= 1}
+    return doc
 
 
 def drift_entry(c: ClusterDrift) -> dict[str, Any]:
@@ -221,6 +224,21 @@ def drift_document(report: DriftReport) -> dict[str, Any]:
             }
             for rule in report.rules
         ],
+        **(
+            {
+                "resolved": [
+                    {
+                        "clusterId": r.cluster_id,
+                        "name": r.name,
+                        "field": r.field,
+                        "firstSeen": r.first_seen.isoformat(),
+                    }
+                    for r in report.resolved
+                ]
+            }
+            if report.ledger
+            else {}
+        ),
     }
 
 

@@ -195,8 +195,19 @@ def field_line(f: FieldDrift, today: date) -> str:
     """`connectionPooler.enabled: live false, desired true`, and the rule that hid it or
     would have."""
     line = f"connectionPooler.{f.field}: live {value(f.live)}, desired {value(f.desired)}"
+    if f.first_seen is not None:
+        line += "; " + age(f.first_seen, f.runs, today)
     rule = f.ignored_by or f.expired_rule
     return line + (f"; {rule_text(rule, today)}" if rule is not None else "")
+
+
+def age(first_seen: date, runs: int, today: date) -> str:
+    """How long a drift has lasted, from the drift ledger: `new`, or its age and runs."""
+    if runs <= 1:
+        return "new since the last run"
+    days = (today - first_seen).days
+    since = "today" if days == 0 else plural(days, "day")
+    return f"drifted for {since} (since {first_seen.isoformat()}, {plural(runs, 'run')})"
 
 
 def expired_line(rule: IgnoreRule, today: date) -> str:
@@ -247,6 +258,14 @@ def drift(report: DriftReport, options: Options) -> Iterator[str]:
     if unused:
         where = ", ".join(printable(r.where) for r in unused)
         yield f"note: {plural(len(unused), 'ignore rule')} in force matched no drift: {where}"
+        yield ""
+    if report.resolved:
+        yield paint(f"Resolved since the last run ({len(report.resolved)}):", "green")
+        for r in report.resolved:
+            yield (
+                f"    {printable(r.name or r.cluster_id)} ({r.cluster_id}): "
+                f"connectionPooler.{r.field}, drifted since {r.first_seen.isoformat()}"
+            )
         yield ""
     yield paint(drift_summary(report), "bold")
 
