@@ -30,6 +30,7 @@ from reconciler.errors import (
     ResponseError,
     TransportError,
 )
+from reconciler.gcpause import collector_paused
 from reconciler.http import ClientStats, Http
 from reconciler.literal import literal
 from reconciler.model import DesiredCluster, LiveCluster, Request
@@ -126,7 +127,8 @@ class Client:
         size = page_size or self.dialect.max_page_size
         if not 1 <= size <= self.dialect.max_page_size:
             raise ValueError(f"page_size must be from 1 to {self.dialect.max_page_size}")
-        walks = await asyncio.gather(*(self._walk(b, name_filter, size) for b in self.bases))
+        with collector_paused():
+            walks = await asyncio.gather(*(self._walk(b, name_filter, size) for b in self.bases))
         found: dict[str, LiveCluster] = {}
         for walk in walks:
             for cluster in walk:

@@ -10,20 +10,19 @@ same cluster.
 
 from __future__ import annotations
 
-import contextlib
-import gc
 import hashlib
 import json
 import os
 import re
 import shlex
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import cache
 from typing import TYPE_CHECKING, Any
 
 from reconciler.errors import Problem, ValidationFailed
 from reconciler.fastschema import surely_valid
+from reconciler.gcpause import collector_paused
 from reconciler.literal import literal
 from reconciler.model import DesiredCluster
 from reconciler.render.jsondoc import PLAN_FORMAT
@@ -216,7 +215,7 @@ def _broken_link(path: str) -> Problem | None:
 
 def check(paths: Sequence[str | os.PathLike[str]]) -> Checked:
     """Read, parse and validate every file, collecting every problem instead of raising."""
-    with _collector_paused():
+    with collector_paused():
         files, problems = _discover(paths)
         clusters, sources, duplicates = _read_all(files, problems)
     return Checked(
@@ -276,25 +275,6 @@ def _read_all(
         first[cluster.key] = cluster
         clusters.append(cluster)
     return clusters, sources, duplicates
-
-
-@contextlib.contextmanager
-def _collector_paused() -> Iterator[None]:
-    """The cyclic garbage collector paused while files are loaded.
-
-    Each file leaves a few dozen small container objects behind, and a collection starts every
-    700 of them, rescanning the older generations the more often the more there are. They all
-    stay alive, so those collections only cost time; the few cycles a load leaves (the schema
-    errors of a rejected file) are found by the first collection after it.
-    """
-    if not gc.isenabled():  # paused by the caller: leave it so
-        yield
-        return
-    gc.disable()
-    try:
-        yield
-    finally:
-        gc.enable()
 
 
 def saved_plan(path: str, data: bytes) -> Problem | None:
