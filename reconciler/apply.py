@@ -24,7 +24,7 @@ from enum import Enum
 from typing import TYPE_CHECKING, Any
 
 from reconciler import windows
-from reconciler.backoff import Backoff
+from reconciler.backoff import RETRY_STATUSES, Backoff
 from reconciler.errors import (
     ApiError,
     ConflictError,
@@ -44,7 +44,7 @@ from reconciler.model import (
     Plan,
     pooler_matches,
 )
-from reconciler.render.common import value
+from reconciler.render.common import plural, value
 from reconciler.watch import Watcher
 
 if TYPE_CHECKING:
@@ -380,7 +380,7 @@ class Applier:
 
 def _worth_repeating(exc: ApiError | TransportError) -> bool:
     """Throttled, a server fault or no answer: the cluster is re-read, then maybe sent again."""
-    return isinstance(exc, TransportError) or exc.status in (429, 500, 502, 503, 504)
+    return isinstance(exc, TransportError) or exc.status in RETRY_STATUSES
 
 
 def _maybe_applied(exc: ApiError | TransportError) -> bool:
@@ -392,12 +392,8 @@ def _maybe_applied(exc: ApiError | TransportError) -> bool:
 def _gave_up(exc: ReconcilerError, tries: int, sent: int) -> str:
     what = exc.api_message if isinstance(exc, ApiError) and exc.api_message else exc.message
     done = f"; {_updates(sent)} left, outcome unknown" if sent else ""
-    return f"gave up after {_plural(tries, 'try', 'tries')}: {what}{done}"
-
-
-def _plural(n: int, word: str, many: str) -> str:
-    return f"{n} {word if n == 1 else many}"
+    return f"gave up after {plural(tries, 'try', 'tries')}: {what}{done}"
 
 
 def _updates(n: int) -> str:
-    return _plural(n, "update", "updates")
+    return plural(n, "update")

@@ -9,7 +9,12 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
 
-__all__ = ["Backoff", "retry_after_seconds"]
+__all__ = ["RETRY_STATUSES", "Backoff", "retry_after_seconds"]
+
+#: Statuses worth another try. The HTTP layer retries a GET on them; a PATCH or PUT is never
+#: repeated there (the cluster may have moved while we backed off, or our own update may have
+#: been carried out before a 500), so apply re-reads the cluster and decides again.
+RETRY_STATUSES = frozenset({429, 500, 502, 503, 504})
 
 
 @dataclass(frozen=True, slots=True)

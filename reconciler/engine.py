@@ -27,9 +27,6 @@ if TYPE_CHECKING:
     from reconciler.loader import Loaded
     from reconciler.rollout import Rollout
 
-#: the same threshold as the client's fetch: more clusters than this are read with one list walk
-LIST_WALK_THRESHOLD = 8
-
 
 def now_iso() -> str:
     return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
@@ -148,6 +145,8 @@ async def confirm_identities(client: Client, plan: Plan) -> None:
     if not wanted:
         return
     ids = [item.live.id for item in wanted if item.live is not None]
+    from reconciler.client import LIST_WALK_THRESHOLD
+
     if len(ids) > LIST_WALK_THRESHOLD:
         listed = {c.id.lower(): c for c in await client.list_clusters()}
         found = [listed.get(cid.lower()) for cid in ids]

@@ -39,7 +39,7 @@ from tenacity import (
 )
 
 from reconciler import transport as transport_module
-from reconciler.backoff import Backoff, retry_after_seconds
+from reconciler.backoff import RETRY_STATUSES, Backoff, retry_after_seconds
 from reconciler.config import ApiSettings, display_url
 from reconciler.errors import (
     ApiError,
@@ -60,10 +60,6 @@ log = logging.getLogger("reconciler.client")
 #: a response body larger than this is refused unread; a page of 1,000 clusters is ~1.5 MB
 MAX_BODY_BYTES = 64 * 1024 * 1024
 
-#: Statuses worth another try of a GET, which only reads. A PATCH is never repeated here: the
-#: cluster may have moved while we backed off (or our own PATCH may have been carried out before
-#: a 500 or a lost answer), so apply re-reads it and decides again before any new PATCH.
-RETRY_STATUSES = frozenset({429, 500, 502, 503, 504})
 #: Transport failures worth another try: refused or reset connections, timeouts, a connection
 #: closed without an answer. Not retried: malformed URLs, unsupported schemes, TLS failures
 #: that are certificate problems (they arrive as ConnectError too, and are retried, which costs

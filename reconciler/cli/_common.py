@@ -281,9 +281,3 @@ def float_range(low: float, high: float, *, above_low: bool = False) -> Callable
         return value
 
     return parse
-
-
-def _shown(text: str) -> str:
-    from reconciler.render.common import value
-
-    return value(text)

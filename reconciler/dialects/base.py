@@ -13,6 +13,7 @@ import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Protocol
+from urllib.parse import urlencode
 
 from reconciler.errors import ResponseError
 
@@ -206,6 +207,14 @@ def state_of(metadata: dict[str, Any], known: tuple[str, ...], notes: list[str])
     if state not in known:
         notes.append(f"unknown state {json.dumps(state)}: kept as it is")
     return state
+
+
+def clusters_url(base: str, *, offset: int, limit: int, name_filter: str | None) -> str:
+    """`GET /clusters` with its paging and name filter: the same query in v1 and v2."""
+    query = {"limit": str(limit), "offset": str(offset)}
+    if name_filter is not None:
+        query["filter.name"] = name_filter
+    return f"{base}/clusters?{urlencode(query)}"
 
 
 def list_page(data: Any, links_key: str) -> Page:

@@ -14,9 +14,9 @@ from __future__ import annotations
 import json
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
-from urllib.parse import quote, urlencode, urlsplit
+from urllib.parse import quote, urlsplit
 
-from reconciler.dialects.base import Page, list_page, read_common, wrong
+from reconciler.dialects.base import Page, clusters_url, list_page, read_common, wrong
 from reconciler.model import POOL_MODES, LiveCluster, Request
 
 if TYPE_CHECKING:
@@ -45,10 +45,7 @@ class V1:
         """Bearer and Basic both work in v1."""
 
     def list_url(self, base: str, *, offset: int, limit: int, name_filter: str | None) -> str:
-        query = {"limit": str(limit), "offset": str(offset)}
-        if name_filter is not None:
-            query["filter.name"] = name_filter
-        return f"{base}/clusters?{urlencode(query)}"
+        return clusters_url(base, offset=offset, limit=limit, name_filter=name_filter)
 
     def parse_page(self, data: Any) -> Page:
         return list_page(data, "links")

@@ -20,9 +20,9 @@ from __future__ import annotations
 import json
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
-from urllib.parse import quote, urlencode
+from urllib.parse import quote
 
-from reconciler.dialects.base import Page, list_page, read_common, wrong
+from reconciler.dialects.base import Page, clusters_url, list_page, read_common, wrong
 from reconciler.errors import ConfigError
 from reconciler.model import LiveCluster, Request
 
@@ -83,10 +83,7 @@ class V2:
             )
 
     def list_url(self, base: str, *, offset: int, limit: int, name_filter: str | None) -> str:
-        query = {"offset": str(offset), "limit": str(limit)}
-        if name_filter is not None:
-            query["filter.name"] = name_filter
-        return f"{base}/clusters?{urlencode(query)}"
+        return clusters_url(base, offset=offset, limit=limit, name_filter=name_filter)
 
     def parse_page(self, data: Any) -> Page:
         return list_page(data, "_links")
