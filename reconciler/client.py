@@ -17,7 +17,7 @@ import logging
 from collections.abc import Callable, Mapping, Sequence
 from types import TracebackType
 from typing import TYPE_CHECKING, Any, Self
-from urllib.parse import parse_qsl, urljoin, urlsplit
+from urllib.parse import parse_qsl, urlencode, urljoin, urlsplit, urlunsplit
 
 from reconciler import dialects
 from reconciler.config import ApiSettings
@@ -53,6 +53,12 @@ LIST_WALK_THRESHOLD = 8
 #: a list walk stops with an error after this many pages (a million clusters at 1,000 a page):
 #: a server whose next link never ends must not keep us looping, as one Terraform loop did
 MAX_PAGES = 1000
+#: pages of a list walk asked for before they are needed. The API pages by offset and limit,
+#: so the page after next is known as soon as a next link is: while one page is decoded, the
+#: following ones are on their way (at 100,000 clusters the walk waits on 100 round trips in
+#: sequence otherwise). A guess is only used when the next link names exactly its URL; at the
+#: end of a list up to this many requests are spent on pages past it.
+PAGES_AHEAD = 2
 #: how to name a cluster by id instead of by a name several clusters share, in a file
 BY_ID_IN_FILE = "put the cluster's id in the file instead"
 
@@ -138,41 +144,53 @@ class Client:
     async def _walk(self, base: str, name_filter: str | None, size: int) -> list[LiveCluster]:
         """One base URL's list: follows next links (relative or absolute, same host only),
         stops on a short page or a missing next link, and raises ResponseError when a next
-        link repeats an offset or the walk passes MAX_PAGES."""
+        link repeats an offset or the walk passes MAX_PAGES.
+
+        Once a full page shows there is more, the next PAGES_AHEAD pages are asked for before
+        they are needed (see PAGES_AHEAD); a page is only ever read at the URL its
+        predecessor's next link names.
+        """
         url = self.dialect.list_url(base, offset=0, limit=size, name_filter=name_filter)
         seen_urls: set[str] = set()
         last_offset = -1
         found: list[LiveCluster] = []
-        for _ in range(MAX_PAGES):
-            seen_urls.add(url)
-            data, reply_url = await self.http.get_json(url)
-            try:
-                page = self.dialect.parse_page(data)
-            except ResponseError as exc:
-                raise ResponseError(f"{exc.message} (GET {self.http.shown(url)})") from None
-            for item in page.items:
+        ahead = _Ahead(self.http)
+        try:
+            for _ in range(MAX_PAGES):
+                seen_urls.add(url)
+                data, reply_url = await ahead.take(url)
                 try:
-                    cluster = self.dialect.parse_cluster(item, host=base)
+                    page = self.dialect.parse_page(data)
                 except ResponseError as exc:
-                    log.warning("skipped an item of GET %s: %s", self.http.shown(url), exc.message)
-                    continue
-                self._hosts[cluster.id.lower()] = base
-                found.append(cluster)
-            limit = page.limit or size
-            if not page.items or len(page.items) < limit or page.next_link is None:
-                return found
-            url = _follow(reply_url, page.next_link)
-            offset = _offset_of(url)
-            if url in seen_urls or (offset is not None and offset <= last_offset):
-                raise ResponseError(
-                    f"the API's cluster list does not advance: its next link "
-                    f"{self.http.shown(url)} repeats a page already read"
-                )
-            if offset is not None:
-                last_offset = offset
-        raise ResponseError(
-            f"the API's cluster list did not end after {MAX_PAGES} pages; stopped reading it"
-        )
+                    raise ResponseError(f"{exc.message} (GET {self.http.shown(url)})") from None
+                for item in page.items:
+                    try:
+                        cluster = self.dialect.parse_cluster(item, host=base)
+                    except ResponseError as exc:
+                        log.warning(
+                            "skipped an item of GET %s: %s", self.http.shown(url), exc.message
+                        )
+                        continue
+                    self._hosts[cluster.id.lower()] = base
+                    found.append(cluster)
+                limit = page.limit or size
+                if not page.items or len(page.items) < limit or page.next_link is None:
+                    return found
+                url = _follow(reply_url, page.next_link)
+                offset = _offset_of(url)
+                if url in seen_urls or (offset is not None and offset <= last_offset):
+                    raise ResponseError(
+                        f"the API's cluster list does not advance: its next link "
+                        f"{self.http.shown(url)} repeats a page already read"
+                    )
+                if offset is not None:
+                    last_offset = offset
+                    ahead.expect(url, offset, limit)
+            raise ResponseError(
+                f"the API's cluster list did not end after {MAX_PAGES} pages; stopped reading it"
+            )
+        finally:
+            await ahead.drop()
 
     async def get_cluster(self, cluster_id: str) -> LiveCluster:
         """One cluster; NotFoundError when the API does not know it (on any of its hosts)."""
@@ -332,6 +350,64 @@ def _follow(page_url: str, link: str) -> str:
             ": not followed"
         )
     return target
+
+
+class _Ahead:
+    """The pages of one walk requested ahead, by URL: each answer is taken at most once."""
+
+    def __init__(self, http: Http) -> None:
+        self.http = http
+        self.pending: dict[str, asyncio.Task[tuple[Any, str]]] = {}
+        #: set once a next link is not the URL guessed for it: no more guesses in this walk
+        self.off = False
+        #: guesses given up on, awaited by drop() so that no error of theirs goes unread
+        self.dropped: list[asyncio.Task[tuple[Any, str]]] = []
+
+    async def take(self, url: str) -> tuple[Any, str]:
+        """The answer for `url`: the one requested ahead if there is one, else a fresh GET."""
+        task = self.pending.pop(url, None)
+        if task is None:
+            return await self.http.get_json(url)
+        return await task
+
+    def expect(self, url: str, offset: int, limit: int) -> None:
+        """`url` (at `offset`) is the next page: ask for the PAGES_AHEAD after it as well.
+
+        Guesses are built from the API's own next link with only its offset moved, so they
+        match the links it will send. A link that is not the URL guessed for it drops every
+        guess and ends guessing for this walk: at most PAGES_AHEAD requests are ever wasted.
+        """
+        if self.pending and url not in self.pending:
+            self.off = True
+        wanted = [url] + [_with_offset(url, offset + k * limit) for k in range(1, PAGES_AHEAD + 1)]
+        for stale in set(self.pending) - (set() if self.off else set(wanted)):
+            task = self.pending.pop(stale)
+            task.cancel()
+            self.dropped.append(task)
+        if self.off:
+            return
+        for guess in wanted[1:]:
+            if guess not in self.pending:
+                self.pending[guess] = asyncio.ensure_future(self.http.get_json(guess))
+
+    async def drop(self) -> None:
+        """Cancel what is still on its way; its errors concern pages nobody will read."""
+        tasks = [*self.pending.values(), *self.dropped]
+        self.pending.clear()
+        self.dropped.clear()
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+
+
+def _with_offset(url: str, offset: int) -> str:
+    """`url` with its offset parameter set to `offset`, every other part kept as it is."""
+    parts = urlsplit(url)
+    query = [
+        (key, str(offset) if key == "offset" else value)
+        for key, value in parse_qsl(parts.query, keep_blank_values=True)
+    ]
+    return urlunsplit(parts._replace(query=urlencode(query)))
 
 
 def _offset_of(url: str) -> int | None:

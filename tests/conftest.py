@@ -171,3 +171,16 @@ def one_voice(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
     yield
     found = [line for text in read for line in python_reprs(text)]
     assert not found, "Python reprs in what a user reads:\n" + "\n".join(found)
+
+
+def assert_walked(offsets: list[str], pages: list[int], step: int) -> None:
+    """A list walk read each of `pages` (offsets) exactly once; anything else it asked for is
+    one of the at most PAGES_AHEAD pages right past the end, asked for ahead of need."""
+    from reconciler.client import PAGES_AHEAD
+
+    asked = [int(o) for o in offsets]
+    assert len(asked) == len(set(asked)), f"a page was asked for twice: {offsets}"
+    assert set(pages) <= set(asked), f"pages {pages} not all read: {offsets}"
+    past = sorted(set(asked) - set(pages))
+    allowed = [pages[-1] + k * step for k in range(1, PAGES_AHEAD + 1)]
+    assert set(past) <= set(allowed), f"pages asked for beyond the end: {past}"

@@ -21,6 +21,7 @@ from urllib.parse import quote, quote_plus
 
 import httpx
 import pytest
+from conftest import assert_walked
 
 from reconciler import client as client_module
 from reconciler import http as http_module
@@ -114,8 +115,8 @@ def test_list_walks_every_page_of_a_large_fleet(make_emulator: Callable[..., Emu
     clusters = run(with_client(settings_for(emu), lambda c: c.list_clusters()))
     assert len(clusters) == 2345
     assert len({c.id for c in clusters}) == 2345
-    offsets = [r.query.get("offset") for r in list_requests(emu)]
-    assert offsets == ["0", "1000", "2000"]
+    offsets = [r.query["offset"] for r in list_requests(emu)]
+    assert_walked(offsets, [0, 1000, 2000], 1000)
     assert all(r.query["limit"] == "1000" for r in list_requests(emu))
 
 
@@ -125,7 +126,7 @@ def test_list_with_a_smaller_page_size_stops_on_the_short_page(
     emu = make_emulator(clusters=generate_clusters(25, seed=1))
     clusters = run(with_client(settings_for(emu), lambda c: c.list_clusters(page_size=10)))
     assert len(clusters) == 25
-    assert [r.query["offset"] for r in list_requests(emu)] == ["0", "10", "20"]
+    assert_walked([r.query["offset"] for r in list_requests(emu)], [0, 10, 20], 10)
 
 
 def test_fetch_of_many_clusters_is_one_list_walk(make_emulator: Callable[..., Emulator]) -> None:
@@ -145,12 +146,9 @@ def test_fetch_of_many_clusters_is_one_list_walk(make_emulator: Callable[..., Em
     missing = live[wanted[-1].key]
     assert isinstance(missing, NotFoundError) and missing.cluster_id == MISSING
     # three pages, then one GET for the id the walk did not find (for the API's own 404)
-    assert [(r.method, r.path.rsplit("/", 1)[-1]) for r in emu.requests] == [
-        ("GET", "clusters"),
-        ("GET", "clusters"),
-        ("GET", "clusters"),
-        ("GET", MISSING),
-    ]
+    assert all(r.method == "GET" for r in emu.requests)
+    assert_walked([r.query["offset"] for r in list_requests(emu)], [0, 1000, 2000], 1000)
+    assert emu.requests[-1].path.rsplit("/", 1)[-1] == MISSING
 
 
 def test_fetch_of_a_few_clusters_sends_one_request_each(emulator: Emulator) -> None:
@@ -593,7 +591,11 @@ def test_parse_cluster_refuses_what_names_no_cluster(data: Any) -> None:
 # ---------------------------------------------------------------- odd answers (stub server)
 
 
-def stub(handler: Callable[[httpx.Request], httpx.Response]) -> httpx.MockTransport:
+def stub(
+    handler: Callable[[httpx.Request], httpx.Response]
+    | Callable[[httpx.Request], Coroutine[None, None, httpx.Response]],
+) -> httpx.MockTransport:
+    """A server in a function; an async one can take its time, as a real server does."""
     return httpx.MockTransport(handler)
 
 
@@ -639,6 +641,64 @@ def test_next_links_of_every_form_are_followed(style: str) -> None:
     assert [c.id for c in clusters] == [c["id"] for c in fleet]
     assert len(seen) == len(fleet) // 2 + 1  # full pages of 2, then an empty page
     assert all(u.startswith("http://api.test/databases/postgresql/clusters?") for u in seen)
+
+
+def test_pages_asked_for_ahead_are_used_only_where_the_next_link_names_them() -> None:
+    """The API's next links carry a token no guess can know: the first guesses are wasted,
+    then no more are made; every page is still read once, at its own link."""
+    fleet = generate_clusters(12, seed=5)
+    seen: list[str] = []
+
+    async def handler(request: httpx.Request) -> httpx.Response:
+        seen.append(request.url.query.decode())
+        await asyncio.sleep(0.01)  # a round trip, during which the pages ahead are asked for
+        offset = int(request.url.params.get("offset", "0"))
+        link = f"?offset={offset + 2}&limit=2&token=t{offset + 2}"
+        return httpx.Response(
+            200, json=page(fleet[offset : offset + 2], offset=offset, limit=2, next_link=link)
+        )
+
+    clusters = run(
+        with_client(
+            settings_for("http://api.test"), lambda c: c.list_clusters(), transport=stub(handler)
+        )
+    )
+    assert [c.id for c in clusters] == [c["id"] for c in fleet]
+    read = [f"offset={o}&limit=2&token=t{o}" for o in range(2, 14, 2)]
+    assert [q for q in seen if q in read] == read  # each page once, in order
+    wasted = [q for q in seen if q not in read and not q.endswith("offset=0")]
+    assert len(wasted) <= client_module.PAGES_AHEAD, wasted
+
+
+def test_a_page_asked_for_ahead_that_fails_past_the_end_does_not_fail_the_walk() -> None:
+    """Pages past the end answer 429 (retry in 3 s) here: the walk never needed them, so it
+    ends as usual instead of waiting out their retries or reporting their errors."""
+    fleet = generate_clusters(7, seed=6)
+    past: list[int] = []
+
+    async def handler(request: httpx.Request) -> httpx.Response:
+        offset = int(request.url.params.get("offset", "0"))
+        # the last page is slow, so the pages after it are asked for (and fail) meanwhile
+        await asyncio.sleep(0.1 if offset == 6 else 0.01)
+        if offset > len(fleet):
+            past.append(offset)
+            return httpx.Response(429, headers={"Retry-After": "3"}, json={"httpStatus": 429})
+        link = f"?offset={offset + 2}&limit=2"
+        return httpx.Response(
+            200, json=page(fleet[offset : offset + 2], offset=offset, limit=2, next_link=link)
+        )
+
+    started = time.monotonic()
+    clusters = run(
+        with_client(
+            settings_for("http://api.test", max_backoff=5.0),
+            lambda c: c.list_clusters(),
+            transport=stub(handler),
+        )
+    )
+    assert [c.id for c in clusters] == [c["id"] for c in fleet]
+    assert past  # the check itself works: pages past the end were asked for, and failed
+    assert time.monotonic() - started < 2  # no backoff waited for a page nobody reads
 
 
 def test_a_next_link_that_never_moves_on_is_an_error() -> None:

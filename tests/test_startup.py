@@ -51,6 +51,17 @@ def test_validate_imports_no_http_library() -> None:
     assert not modules & (HTTP_STACK | {"jsonschema"})
 
 
+def test_plan_imports_no_deepdiff(api_env: object) -> None:
+    """deepdiff (and the pydantic it pulls in: 65 ms) serves only the check after a v2 update;
+    a plan compares two scalars per cluster and must not pay for it."""
+    modules, output = _run_fresh(
+        f"from reconciler.cli import main\nassert main(['plan', {str(EXAMPLE)!r}]) == 0\n"
+    )
+    assert "No changes." in output or "Plan:" in output
+    assert "httpx" in modules  # the check itself works: the plan did talk to the API
+    assert "deepdiff" not in modules
+
+
 #: reconciler's modules that read or write files, or speak HTTP
 IO_MODULES = {
     "client", "config", "engine", "http", "ignore", "importer", "loader", "output", "planfile",
