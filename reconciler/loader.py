@@ -25,6 +25,7 @@ from reconciler.fastschema import surely_valid
 from reconciler.gcpause import collector_paused
 from reconciler.literal import literal
 from reconciler.model import DesiredCluster
+from reconciler.parallel import map_slices
 from reconciler.render.jsondoc import PLAN_FORMAT
 from reconciler.resources import load_schema
 from reconciler.verdicts import explain, once
@@ -223,38 +224,43 @@ def check(paths: Sequence[str | os.PathLike[str]]) -> Checked:
     )
 
 
+#: files a loading process takes at least (one more process per this many files, up to the
+#: cores): below it, forking costs more than it saves
+FILES_PER_WORKER = 2000
+
+#: what reading one file gives: (path, (device, inode) or None, sha256 hex, the cluster's
+#: fields or None, problems); plain tuples, as they may come back from a worker process
+_Read = tuple[str, tuple[int, int] | None, str, tuple[Any, ...] | None, tuple[Problem, ...]]
+
+
 def _read_all(
     files: list[str], problems: list[Problem]
 ) -> tuple[list[DesiredCluster], list[tuple[str, str]], int]:
-    """The clusters, the sources and how many files were reached twice; problems appended."""
+    """The clusters, the sources and how many files were reached twice; problems appended.
+
+    Files are read and parsed on every core (`parallel`), then judged together here, in
+    order: the same file reached twice, and two files naming one cluster.
+    """
     clusters: list[DesiredCluster] = []
     sources: list[tuple[str, str]] = []
     first: dict[str, DesiredCluster] = {}
     seen: set[tuple[int, int]] = set()
     duplicates = 0
-    for path in files:
-        read = read_bytes(path, limit=MAX_FILE_BYTES, what="desired-state files")
-        if isinstance(read, Problem):
-            problems.append(saved_plan(path, _head(path)) or read)
-            continue
-        data, identity = read
-        plan = saved_plan(path, data)
-        if plan is not None:
-            problems.append(plan)
+    for path, identity, sha, fields, found in map_slices(
+        _read_slice, files, min_slice=FILES_PER_WORKER
+    ):
+        if identity is None:  # not read, or a saved plan: nothing else to say of it
+            problems.extend(found)
             continue
         if identity in seen:
             duplicates += 1  # the same file reached twice (a directory and a file inside it)
             continue
         seen.add(identity)
-        sources.append((path, hashlib.sha256(data).hexdigest()))
-        text = decode(data, path)
-        if isinstance(text, Problem):
-            problems.append(text)
-            continue
-        cluster, found = parse(text, path)
+        sources.append((path, sha))
         problems.extend(found)
-        if cluster is None:
+        if fields is None:
             continue
+        cluster = DesiredCluster(*fields)
         other = first.get(cluster.key)
         if other is not None:
             what = (
@@ -275,6 +281,38 @@ def _read_all(
         first[cluster.key] = cluster
         clusters.append(cluster)
     return clusters, sources, duplicates
+
+
+def _read_slice(paths: Sequence[str]) -> list[_Read]:
+    return [_read_one(path) for path in paths]
+
+
+def _read_one(path: str) -> _Read:
+    """Read, decode, parse and validate one file, on its own."""
+    read = read_bytes(path, limit=MAX_FILE_BYTES, what="desired-state files")
+    if isinstance(read, Problem):
+        return path, None, "", None, (saved_plan(path, _head(path)) or read,)
+    data, identity = read
+    plan = saved_plan(path, data)
+    if plan is not None:
+        return path, None, "", None, (plan,)
+    sha = hashlib.sha256(data).hexdigest()
+    text = decode(data, path)
+    if isinstance(text, Problem):
+        return path, identity, sha, None, (text,)
+    cluster, found = parse(text, path)
+    if cluster is None:
+        return path, identity, sha, None, tuple(found)
+    fields = (
+        cluster.path,
+        cluster.line,
+        cluster.cluster_id,
+        cluster.name,
+        cluster.enabled,
+        cluster.pool_mode,
+        cluster.paused,
+    )
+    return path, identity, sha, fields, ()  # one shared empty tuple, not a list a file
 
 
 def saved_plan(path: str, data: bytes) -> Problem | None:

@@ -5,6 +5,8 @@ from __future__ import annotations
 import gc
 import json
 import re
+import subprocess
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -15,8 +17,9 @@ from hypothesis import strategies as st
 from jsonschema import Draft202012Validator
 
 from reconciler.errors import Problem, ValidationFailed
-from reconciler.loader import Loaded, check, load, parse
+from reconciler.loader import FILES_PER_WORKER, Loaded, check, load, parse
 from reconciler.model import DesiredCluster
+from reconciler.parallel import cores
 from reconciler.yamlread import read_bytes
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -310,3 +313,69 @@ def test_the_examples_want_what_the_demo_expects() -> None:
             False,
         ),
     ]
+
+
+def _fresh(code: str) -> str:
+    """Run `code` in a new interpreter (no threads yet: the loader may fork there)."""
+    done = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT, timeout=120
+    )
+    assert done.returncode == 0, done.stderr
+    return done.stdout
+
+
+@pytest.mark.skipif(cores() < 2, reason="one core: the work always runs in one process")
+def test_slices_run_in_worker_processes_unless_threads_are_running() -> None:
+    code = (
+        "import os, threading, time\n"
+        "from reconciler.parallel import map_slices\n"
+        "def pids(items): return [os.getpid() for _ in items]\n"
+        "print(len(set(map_slices(pids, range(40), min_slice=10))))\n"
+        "print(len(set(map_slices(pids, range(15), min_slice=10))))\n"
+        "threading.Thread(target=time.sleep, args=(2,), daemon=True).start()\n"
+        "print(len(set(map_slices(pids, range(40), min_slice=10))))\n"
+    )
+    assert _fresh(code).split() == [str(min(cores(), 4)), "1", "1"]
+
+
+@pytest.mark.skipif(cores() < 2, reason="one core: the work always runs in one process")
+def test_a_load_split_over_processes_judges_the_files_as_one_load_does(tmp_path: Path) -> None:
+    """Two files naming one cluster in different slices, and bad files in each: the same
+    problems, in the same order, as the files read one by one in this process."""
+    count = 2 * FILES_PER_WORKER + 50
+    for n in range(count):
+        (tmp_path / f"c{n:05d}.yaml").write_text(
+            f"cluster:\n  id: {UUID[:-5]}{n:05d}\nconnectionPooler:\n  enabled: true\n"
+        )
+    (tmp_path / "c00003.yaml").write_text("cluster: [\n")
+    late = count - 10
+    (tmp_path / f"c{late:05d}.yaml").write_text(_doc(0).replace("enabled: true", "enabled: 1"))
+    (tmp_path / "c00007.yaml").write_text(_doc(0))  # the cluster a later file names too
+    (tmp_path / f"c{late + 1:05d}.yaml").write_text(_doc(0))
+    code = (
+        "import json\n"
+        "from reconciler import loader\n"
+        f"checked = loader.check([{str(tmp_path)!r}])\n"
+        "print(json.dumps([len(checked.loaded.clusters), checked.files,"
+        " [str(p) for p in checked.problems], checked.loaded.digest]))\n"
+    )
+    split = json.loads(_fresh(code))
+    one_by_one = json.loads(
+        _fresh(
+            code.replace(
+                "import json\n",
+                "import json, threading\n"
+                "threading.Thread(target=__import__('time').sleep, args=(5,), daemon=True).start()\n",
+            )
+        )
+    )
+    assert split == one_by_one
+    clusters, files, problems, _ = split
+    assert (clusters, files) == (count - 3, count)
+    assert len(problems) == 3
+    assert problems[0].startswith(f"{tmp_path}/c00003.yaml:2:1: ")
+    assert problems[1].startswith(f"{tmp_path}/c{late:05d}.yaml:4:12: ")
+    assert problems[2] == (
+        f"{tmp_path}/c{late + 1:05d}.yaml:1:1: cluster id {UUID[:-2]}00 is also declared in "
+        f"{tmp_path}/c00007.yaml:1; keep one file per cluster"
+    )
