@@ -12,6 +12,7 @@ emulator) only when it runs, so that `reconciler --help` stays fast.
 from __future__ import annotations
 
 import argparse
+import gc
 import os
 import signal
 import sys
@@ -109,6 +110,7 @@ def main(argv: Sequence[str] | None = None) -> ExitCode:
     finally:
         if sys.stdout is guarded:
             sys.stdout = real
+        gc.unfreeze()  # what a command froze (`_common.run`) is the collector's again
 
 
 def _run(argv: Sequence[str] | None) -> ExitCode:

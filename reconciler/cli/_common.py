@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import gc
 import logging
 import math
 import os
@@ -150,13 +151,20 @@ def read_only_plan(loaded: Loaded, settings: ApiSettings) -> Plan:
 def run(main: Callable[[], Awaitable[T]]) -> T:
     """asyncio.run, without handing it the result: Python 3.11's runner builds the repr of
     whatever the main coroutine returns, which for a plan or a fetch of 100,000 clusters is
-    tens of millions of characters (a second of time and 100 MB of memory)."""
+    tens of millions of characters (a second of time and 100 MB of memory).
+
+    What exists before and after it (the loaded files; the clusters read) lives until the
+    command ends, so it is moved out of the garbage collector's sight (`gc.freeze`): at
+    100,000 clusters its full collections otherwise rescan them all, 0.7 s of a plan.
+    """
     box: list[T] = []
 
     async def wrapper() -> None:
         box.append(await main())
 
+    gc.freeze()
     asyncio.run(wrapper())
+    gc.freeze()
     return box[0]
 
 
