@@ -42,6 +42,7 @@ from reconciler.model import (
     LiveCluster,
     Outcome,
     Plan,
+    id_key,
     pooler_matches,
 )
 from reconciler.render.common import plural, value
@@ -194,7 +195,7 @@ class Applier:
                         # a walk that fails, or is stale once read: one GET each from now on
                         self._batch = False
                     else:
-                        self._snapshot = {c.id.lower(): c for c in listed}
+                        self._snapshot = {id_key(c.id): c for c in listed}
                         self._snapshot_at = began
             found = self._snapshot.pop(cluster_id.lower(), None)
             if found is not None:

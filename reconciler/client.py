@@ -33,7 +33,7 @@ from reconciler.errors import (
 from reconciler.gcpause import collector_paused
 from reconciler.http import ClientStats, Http
 from reconciler.literal import literal
-from reconciler.model import DesiredCluster, LiveCluster, Request
+from reconciler.model import DesiredCluster, LiveCluster, Request, id_key
 
 if TYPE_CHECKING:
     import httpx
@@ -138,7 +138,7 @@ class Client:
         found: dict[str, LiveCluster] = {}
         for walk in walks:
             for cluster in walk:
-                found.setdefault(cluster.id.lower(), cluster)
+                found.setdefault(id_key(cluster.id), cluster)
         return list(found.values())
 
     async def _walk(self, base: str, name_filter: str | None, size: int) -> list[LiveCluster]:
@@ -171,7 +171,7 @@ class Client:
                             "skipped an item of GET %s: %s", self.http.shown(url), exc.message
                         )
                         continue
-                    self._hosts[cluster.id.lower()] = base
+                    self._hosts[id_key(cluster.id)] = base
                     found.append(cluster)
                 limit = page.limit or size
                 if not page.items or len(page.items) < limit or page.next_link is None:
@@ -218,7 +218,7 @@ class Client:
         url = base + self.dialect.cluster_path(cluster_id)
         data, _ = await self.http.get_json(url, cluster_id=cluster_id)
         cluster = self._parse(data, cluster_id, base)
-        self._hosts[cluster.id.lower()] = base
+        self._hosts[id_key(cluster.id)] = base
         return cluster
 
     def update_request(self, live: LiveCluster, target: Mapping[str, Any]) -> Request:
@@ -299,7 +299,7 @@ class Client:
         self, wanted: list[DesiredCluster]
     ) -> dict[str, LiveCluster | ReconcilerError]:
         everything = await self.list_clusters()
-        by_id = {c.id.lower(): c for c in everything}
+        by_id = {id_key(c.id): c for c in everything}
         out: dict[str, LiveCluster | ReconcilerError] = {}
         missing: dict[str, Any] = {}
         for d in wanted:

@@ -64,6 +64,14 @@ class DesiredCluster:
         return out
 
 
+def id_key(cluster_id: str) -> str:
+    """An id as lookups key it (ids compare case-insensitively): the id itself when it is
+    lower case already, as the API sends them, so that tables of 100,000 clusters keyed by
+    id hold no copies of the ids."""
+    lowered = cluster_id.lower()
+    return cluster_id if lowered == cluster_id else lowered
+
+
 @dataclass(frozen=True, slots=True)
 class LiveCluster:
     """A cluster as the API reported it, parsed leniently by its dialect.

@@ -206,7 +206,8 @@ def state_of(metadata: dict[str, Any], known: tuple[str, ...], notes: list[str])
         return "UNKNOWN"
     if state not in known:
         notes.append(f"unknown state {json.dumps(state)}: kept as it is")
-    return state
+        return state
+    return known[known.index(state)]  # one string for every cluster in that state
 
 
 def clusters_url(base: str, *, offset: int, limit: int, name_filter: str | None) -> str:

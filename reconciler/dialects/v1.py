@@ -12,6 +12,7 @@ ones that shape this module:
 from __future__ import annotations
 
 import json
+import sys
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 from urllib.parse import quote, urlsplit
@@ -93,7 +94,7 @@ class V1:
             reported=isinstance(pooler, dict),
             busy=self.in_progress,
             host=host,
-            location=location if isinstance(location, str) else "",
+            location=sys.intern(location) if isinstance(location, str) else "",
         )
 
     def cluster_path(self, cluster_id: str) -> str:
