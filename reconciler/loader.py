@@ -246,6 +246,7 @@ def _read_all(
     first: dict[str, DesiredCluster] = {}
     seen: set[tuple[int, int]] = set()
     duplicates = 0
+    surely_valid("cluster.schema.json")  # compiled once, here: forked workers inherit it
     for path, identity, sha, fields, found in map_slices(
         _read_slice, files, min_slice=FILES_PER_WORKER
     ):

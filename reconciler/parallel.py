@@ -11,15 +11,19 @@ work then runs here, in order, with the same results.
 
 from __future__ import annotations
 
+import contextlib
 import multiprocessing
 import os
+import signal
 import sys
 import threading
-from collections.abc import Callable, Sequence
-from concurrent.futures import ProcessPoolExecutor
+from collections.abc import Callable, Iterator, Sequence
 from typing import TypeVar
 
 __all__ = ["cores", "map_slices"]
+
+#: the signals the command turns into exceptions (Ctrl-C; SIGTERM's report and exit 143)
+_SIGNALS = {signal.SIGINT, signal.SIGTERM}
 
 T = TypeVar("T")
 R = TypeVar("R")
@@ -53,15 +57,46 @@ def map_slices(
     global _work
     _work = (function, slices)  # type: ignore[assignment]
     try:
-        context = multiprocessing.get_context("fork")
-        with ProcessPoolExecutor(len(slices) - 1, mp_context=context) as pool:
-            futures = [pool.submit(_run_slice, index) for index in range(1, len(slices))]
+        with _signals_held():
+            pool = multiprocessing.get_context("fork").Pool(len(slices) - 1, _worker_signals)
+        try:
+            pending = [pool.apply_async(_run_slice, (index,)) for index in range(1, len(slices))]
             results = function(slices[0])  # this process takes the first slice
-            for future in futures:
-                results.extend(future.result())  # type: ignore[arg-type]
+            for answer in pending:
+                results.extend(answer.get())  # type: ignore[arg-type]
+        finally:
+            # at once, also when this process is interrupted (Ctrl-C, SIGTERM): workers are
+            # not left to finish their slices
+            with _signals_held():
+                pool.terminate()
     finally:
         _work = None
     return results
+
+
+@contextlib.contextmanager
+def _signals_held() -> Iterator[None]:
+    """SIGINT and SIGTERM held back while the pool is made and unmade, delivered right after.
+
+    Raised inside the fork hooks and finalizers that run while a pool starts and stops, the
+    exception a signal handler raises is printed as "Exception ignored" and dropped, and the
+    command would run on as if never signalled. Workers are forked with both held, and let
+    them through once their own handling is set.
+    """
+    previous = signal.pthread_sigmask(signal.SIG_BLOCK, _SIGNALS)
+    try:
+        yield
+    finally:
+        signal.pthread_sigmask(signal.SIG_SETMASK, previous)
+
+
+def _worker_signals() -> None:
+    """A worker leaves signals to this process: Ctrl-C reaches the whole process group, and
+    the command's own SIGTERM handling (a report, exit 143) belongs here, not in a worker,
+    which is ended by `terminate` quietly."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    signal.signal(signal.SIGTERM, signal.SIG_DFL)
+    signal.pthread_sigmask(signal.SIG_UNBLOCK, _SIGNALS)
 
 
 def _run_slice(index: int) -> list[object]:

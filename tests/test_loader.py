@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import contextlib
 import gc
 import json
 import re
+import signal
 import subprocess
 import sys
+import time
 from pathlib import Path
 from typing import Any
 
@@ -360,15 +363,12 @@ def test_a_load_split_over_processes_judges_the_files_as_one_load_does(tmp_path:
         " [str(p) for p in checked.problems], checked.loaded.digest]))\n"
     )
     split = json.loads(_fresh(code))
-    one_by_one = json.loads(
-        _fresh(
-            code.replace(
-                "import json\n",
-                "import json, threading\n"
-                "threading.Thread(target=__import__('time').sleep, args=(5,), daemon=True).start()\n",
-            )
-        )
+    # a thread running: the loader does not fork, and reads the files here, one by one
+    thread = (
+        "import threading, time\n"
+        "threading.Thread(target=time.sleep, args=(5,), daemon=True).start()\n"
     )
+    one_by_one = json.loads(_fresh(thread + code))
     assert split == one_by_one
     clusters, files, problems, _ = split
     assert (clusters, files) == (count - 3, count)
@@ -379,3 +379,66 @@ def test_a_load_split_over_processes_judges_the_files_as_one_load_does(tmp_path:
         f"{tmp_path}/c{late + 1:05d}.yaml:1:1: cluster id {UUID[:-2]}00 is also declared in "
         f"{tmp_path}/c00007.yaml:1; keep one file per cluster"
     )
+
+
+@pytest.fixture(scope="module")
+def many_files(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """Enough valid files for a load split over processes (4 slices' worth)."""
+    directory = tmp_path_factory.mktemp("many")
+    for n in range(4 * FILES_PER_WORKER):
+        (directory / f"c{n:05d}.yaml").write_text(
+            f"cluster:\n  id: {UUID[:-5]}{n:05d}\nconnectionPooler:\n  enabled: true\n"
+        )
+    return directory
+
+
+def _signal_ends_it(process: subprocess.Popen[bytes], signum: int, workers: list[str]) -> None:
+    """The command stopped as a signal stops it elsewhere, and its workers with it."""
+    out, err = process.communicate(timeout=10)
+    said = "terminated (SIGTERM)\n" if signum == signal.SIGTERM else "interrupted\n"
+    assert (process.returncode, out, err.decode()) == (128 + signum, b"", said)
+    for pid in workers:  # ended, not left to finish their slices: gone or a zombie
+        with contextlib.suppress(FileNotFoundError):
+            state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+            assert state in ("Z", "X"), f"worker {pid} still running ({state})"
+
+
+@pytest.mark.skipif(cores() < 2, reason="one core: the work always runs in one process")
+@pytest.mark.parametrize("signum", [signal.SIGTERM, signal.SIGINT], ids=["SIGTERM", "SIGINT"])
+def test_a_signal_at_the_fork_of_a_worker_is_not_lost(many_files: Path, signum: int) -> None:
+    """Sent by the command to itself the instant a worker is forked, where Python runs the
+    fork hooks and finalizers that would swallow the exception the signal raises."""
+    code = (
+        "import os, sys\n"
+        "from reconciler.cli import main\n"
+        f"os.register_at_fork(after_in_parent=lambda: os.kill(os.getpid(), {int(signum)}))\n"
+        f"sys.exit(main(['validate', {str(many_files)!r}]))\n"
+    )
+    process = subprocess.Popen(
+        [sys.executable, "-c", code], stdout=subprocess.PIPE, stderr=subprocess.PIPE, cwd=ROOT
+    )
+    _signal_ends_it(process, signum, [])
+
+
+@pytest.mark.skipif(cores() < 2, reason="one core: the work always runs in one process")
+@pytest.mark.parametrize("delay", [0.0, 0.02, 0.1], ids=["0 ms", "20 ms", "100 ms"])
+@pytest.mark.parametrize("signum", [signal.SIGTERM, signal.SIGINT], ids=["SIGTERM", "SIGINT"])
+def test_a_signal_during_a_split_load_ends_the_command_and_its_workers_at_once(
+    many_files: Path, signum: int, delay: float
+) -> None:
+    """From outside, at several times after the first worker is seen."""
+    process = subprocess.Popen(
+        [sys.executable, "-m", "reconciler", "validate", str(many_files)],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        cwd=ROOT,
+    )
+    workers: list[str] = []
+    children = Path(f"/proc/{process.pid}/task/{process.pid}/children")
+    while process.poll() is None and not workers:
+        with contextlib.suppress(OSError):
+            workers = children.read_text().split()
+    assert workers, "the load ended before a worker was seen"
+    time.sleep(delay)
+    process.send_signal(signum)
+    _signal_ends_it(process, signum, workers)
