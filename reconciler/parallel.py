@@ -20,10 +20,14 @@ import threading
 from collections.abc import Callable, Iterator, Sequence
 from typing import TypeVar
 
-__all__ = ["cores", "map_slices"]
+__all__ = ["MAX_WORKERS", "cores", "map_slices"]
 
 #: the signals the command turns into exceptions (Ctrl-C; SIGTERM's report and exit 143)
 _SIGNALS = {signal.SIGINT, signal.SIGTERM}
+
+#: at most this many processes: the affinity mask of a container may show every core of its
+#: host while its CPU quota allows a few, and parsing gains little beyond this many anyway
+MAX_WORKERS = 8
 
 T = TypeVar("T")
 R = TypeVar("R")
@@ -49,7 +53,7 @@ def map_slices(
     forking is not safe, everything runs here in one call. Results travel back pickled, so
     they should be small and plain.
     """
-    workers = min(cores(), len(items) // max(min_slice, 1))
+    workers = min(cores(), MAX_WORKERS, len(items) // max(min_slice, 1))
     if workers < 2 or not _fork_is_safe():
         return function(items)
     size = -(-len(items) // workers)  # ceiling division
