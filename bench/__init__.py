@@ -1,7 +1,9 @@
 """Benchmarks: each `bench_*.py` module measures a figure beside a baseline taken in the same run.
 
 The plain-text table lives here; running the CLI and the emulator as processes, and counting
-what the emulator served, lives in `bench._common`.
+what the emulator served, lives in `bench._common`; the desired-state files shared by the plan,
+drift and validate benchmarks in `bench._fleet`; the floors (each stage done the leanest way,
+timed in the same run) in `bench._floors`.
 """
 
 from __future__ import annotations

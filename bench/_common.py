@@ -59,8 +59,17 @@ class Run:
 GNU_TIME = "/usr/bin/time"
 
 
-def run_cli(args: Sequence[str], *, env: dict[str, str] | None = None) -> Run:
-    """Run `reconciler ARGS...`; wall time includes interpreter start-up.
+def run_cli(
+    args: Sequence[str], *, env: dict[str, str] | None = None, cwd: Path | None = None
+) -> Run:
+    """Run `reconciler ARGS...` (see `run_measured`); wall time includes interpreter start-up."""
+    return run_measured([*reconciler_command(), *args], env=env, cwd=cwd)
+
+
+def run_measured(
+    command: Sequence[str], *, env: dict[str, str] | None = None, cwd: Path | None = None
+) -> Run:
+    """Run `command`, timing its wall clock and taking its peak RSS.
 
     Peak RSS is the command's own, as GNU time reports it (`%M`). os.wait4 on a child
     started here cannot give it: on Linux a child's peak RSS starts from that of the image it
@@ -80,13 +89,10 @@ def run_cli(args: Sequence[str], *, env: dict[str, str] | None = None) -> Run:
         tempfile.TemporaryFile() as err,
         tempfile.NamedTemporaryFile("r") as rss,
     ):
-        command = [GNU_TIME, "--quiet", "--format=%M", f"--output={rss.name}"]
+        timer = [GNU_TIME, "--quiet", "--format=%M", f"--output={rss.name}"]
         started = time.perf_counter()
         process = subprocess.Popen(
-            [*command, *reconciler_command(), *args],
-            stdout=out,
-            stderr=err,
-            env=env or dict(os.environ),
+            [*timer, *command], stdout=out, stderr=err, env=env or dict(os.environ), cwd=cwd
         )
         returncode = process.wait()
         seconds = time.perf_counter() - started
@@ -203,6 +209,32 @@ def write_desired(
         )
         files.append(path)
     return files, changed
+
+
+#: the largest fleet `--quick` (or BENCH_MAX=10000) leaves in
+QUICK_MAX = 10_000
+
+
+def size_cap(argv: Sequence[str] | None = None) -> int | None:
+    """The largest fleet size to measure: None for all, QUICK_MAX with `--quick`, else
+    BENCH_MAX from the environment (the smaller of the two when both are given)."""
+    caps = [QUICK_MAX] if "--quick" in (sys.argv[1:] if argv is None else argv) else []
+    raw = os.environ.get("BENCH_MAX", "").strip().replace("_", "").replace(",", "")
+    if raw:
+        if not raw.isdigit() or int(raw) < 1:
+            raise SystemExit(f"BENCH_MAX must be a positive whole number, not {raw!r}")
+        caps.append(int(raw))
+    return min(caps, default=None)
+
+
+def capped(sizes: Iterable[int]) -> list[int]:
+    """`sizes` within `size_cap()`, in order."""
+    cap = size_cap()
+    return [n for n in sizes if cap is None or n <= cap]
+
+
+def kb_per_cluster(rss_mb: float, clusters: int) -> float:
+    return rss_mb * 1024 / clusters
 
 
 def verdict(value: float, target: float, unit: str = "s") -> str:
