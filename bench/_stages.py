@@ -40,8 +40,11 @@ def stages(api_url: str, directory: Path) -> list[tuple[str, float]]:
     rendered = time.perf_counter()
     assert lines > 0
     return [
-        ("load + validate the files (YAML events, JSON Schema)", load_done - started),
-        ("fetch: list walk, 1,000 a page, pages in sequence", fetched - load_done),
+        (
+            "load + validate the files (YAML events, JSON Schema, on every core)",
+            load_done - started,
+        ),
+        ("fetch: list walk, 1,000 a page, two pages asked for ahead", fetched - load_done),
         ("diff + plan (the pooler fields of each cluster)", planned - fetched),
         ("render the text plan", rendered - planned),
     ]
