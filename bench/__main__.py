@@ -3,7 +3,7 @@
 Names pick some of them (`python -m bench plan apply`; `plan --profile` adds a profile). The
 machine is printed first, since every figure is to be read against it.
 
-The full run (`make bench`) takes about five minutes on two cores, most of it in the
+The full run (`make bench`) takes three to four minutes on two cores, most of it in the
 100,000-cluster fleet (plan, drift, validate). `--quick` skips fleets above 10,000 clusters for
 a quick look, as does BENCH_MAX=10000; BENCH_MAX=N skips those above any N.
 """
