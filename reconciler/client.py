@@ -13,13 +13,14 @@ bytes. What this module adds, for every dialect alike:
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 from collections.abc import Callable, Mapping, Sequence
 from types import TracebackType
 from typing import TYPE_CHECKING, Any, Self
-from urllib.parse import parse_qsl, urlencode, urljoin, urlsplit, urlunsplit
+from urllib.parse import urlsplit
 
-from reconciler import dialects
+from reconciler import dialects, paging
 from reconciler.config import ApiSettings
 from reconciler.errors import (
     ApiError,
@@ -40,7 +41,7 @@ if TYPE_CHECKING:
 
     from reconciler.dialects import Dialect
 
-__all__ = ["LIST_WALK_THRESHOLD", "MAX_PAGES", "Client", "ClientStats"]
+__all__ = ["LIST_WALK_THRESHOLD", "Client", "ClientStats"]
 
 log = logging.getLogger("reconciler.client")
 
@@ -50,15 +51,6 @@ log = logging.getLogger("reconciler.client")
 #: a handful, individual requests are as fast and do not download the whole fleet; beyond it,
 #: the walk is fewer requests (and so gentler on the API's rate limit) and faster.
 LIST_WALK_THRESHOLD = 8
-#: a list walk stops with an error after this many pages (a million clusters at 1,000 a page):
-#: a server whose next link never ends must not keep us looping, as one Terraform loop did
-MAX_PAGES = 1000
-#: pages of a list walk asked for before they are needed. The API pages by offset and limit,
-#: so the page after next is known as soon as a next link is: while one page is decoded, the
-#: following ones are on their way (at 100,000 clusters the walk waits on 100 round trips in
-#: sequence otherwise). A guess is only used when the next link names exactly its URL; at the
-#: end of a list up to this many requests are spent on pages past it.
-PAGES_AHEAD = 2
 #: how to name a cluster by id instead of by a name several clusters share, in a file
 BY_ID_IN_FILE = "put the cluster's id in the file instead"
 
@@ -142,27 +134,14 @@ class Client:
         return list(found.values())
 
     async def _walk(self, base: str, name_filter: str | None, size: int) -> list[LiveCluster]:
-        """One base URL's list: follows next links (relative or absolute, same host only),
-        stops on a short page or a missing next link, and raises ResponseError when a next
-        link repeats an offset or the walk passes MAX_PAGES.
-
-        Once a full page shows there is more, the next PAGES_AHEAD pages are asked for before
-        they are needed (see PAGES_AHEAD); a page is only ever read at the URL its
-        predecessor's next link names.
-        """
-        url = self.dialect.list_url(base, offset=0, limit=size, name_filter=name_filter)
-        seen_urls: set[str] = set()
-        last_offset = -1
+        """One base URL's list, page by page (`paging.pages`); items that are not clusters
+        are skipped with a warning."""
         found: list[LiveCluster] = []
-        ahead = _Ahead(self.http)
-        try:
-            for _ in range(MAX_PAGES):
-                seen_urls.add(url)
-                data, reply_url = await ahead.take(url)
-                try:
-                    page = self.dialect.parse_page(data)
-                except ResponseError as exc:
-                    raise ResponseError(f"{exc.message} (GET {self.http.shown(url)})") from None
+        first = self.dialect.list_url(base, offset=0, limit=size, name_filter=name_filter)
+        async with contextlib.aclosing(
+            paging.pages(self.http, self.dialect.parse_page, first, size)
+        ) as walk:
+            async for page, url in walk:
                 for item in page.items:
                     try:
                         cluster = self.dialect.parse_cluster(item, host=base)
@@ -173,24 +152,7 @@ class Client:
                         continue
                     self._hosts[id_key(cluster.id)] = base
                     found.append(cluster)
-                limit = page.limit or size
-                if not page.items or len(page.items) < limit or page.next_link is None:
-                    return found
-                url = _follow(reply_url, page.next_link)
-                offset = _offset_of(url)
-                if url in seen_urls or (offset is not None and offset <= last_offset):
-                    raise ResponseError(
-                        f"the API's cluster list does not advance: its next link "
-                        f"{self.http.shown(url)} repeats a page already read"
-                    )
-                if offset is not None:
-                    last_offset = offset
-                    ahead.expect(url, offset, limit)
-            raise ResponseError(
-                f"the API's cluster list did not end after {MAX_PAGES} pages; stopped reading it"
-            )
-        finally:
-            await ahead.drop()
+        return found
 
     async def get_cluster(self, cluster_id: str) -> LiveCluster:
         """One cluster; NotFoundError when the API does not know it (on any of its hosts)."""
@@ -338,83 +300,6 @@ class Client:
             raise ResponseError(
                 f"{exc.message} (cluster {cluster_id})", cluster_id=cluster_id
             ) from None
-
-
-def _follow(page_url: str, link: str) -> str:
-    """Resolve a next link; refuse one to another host, which would get our credentials."""
-    target = urljoin(page_url, link)
-    here, there = urlsplit(page_url), urlsplit(target)
-    if (there.scheme, there.hostname, there.port) != (here.scheme, here.hostname, here.port):
-        raise ResponseError(
-            f"the API's next link points to another host ({there.scheme}://{there.hostname})"
-            ": not followed"
-        )
-    return target
-
-
-class _Ahead:
-    """The pages of one walk requested ahead, by URL: each answer is taken at most once."""
-
-    def __init__(self, http: Http) -> None:
-        self.http = http
-        self.pending: dict[str, asyncio.Task[tuple[Any, str]]] = {}
-        #: set once a next link is not the URL guessed for it: no more guesses in this walk
-        self.off = False
-        #: guesses given up on, awaited by drop() so that no error of theirs goes unread
-        self.dropped: list[asyncio.Task[tuple[Any, str]]] = []
-
-    async def take(self, url: str) -> tuple[Any, str]:
-        """The answer for `url`: the one requested ahead if there is one, else a fresh GET."""
-        task = self.pending.pop(url, None)
-        if task is None:
-            return await self.http.get_json(url)
-        return await task
-
-    def expect(self, url: str, offset: int, limit: int) -> None:
-        """`url` (at `offset`) is the next page: ask for the PAGES_AHEAD after it as well.
-
-        Guesses are built from the API's own next link with only its offset moved, so they
-        match the links it will send. A link that is not the URL guessed for it drops every
-        guess and ends guessing for this walk: at most PAGES_AHEAD requests are ever wasted.
-        """
-        if self.pending and url not in self.pending:
-            self.off = True
-        wanted = [url] + [_with_offset(url, offset + k * limit) for k in range(1, PAGES_AHEAD + 1)]
-        for stale in set(self.pending) - (set() if self.off else set(wanted)):
-            task = self.pending.pop(stale)
-            task.cancel()
-            self.dropped.append(task)
-        if self.off:
-            return
-        for guess in wanted[1:]:
-            if guess not in self.pending:
-                self.pending[guess] = asyncio.ensure_future(self.http.get_json(guess))
-
-    async def drop(self) -> None:
-        """Cancel what is still on its way; its errors concern pages nobody will read."""
-        tasks = [*self.pending.values(), *self.dropped]
-        self.pending.clear()
-        self.dropped.clear()
-        for task in tasks:
-            task.cancel()
-        await asyncio.gather(*tasks, return_exceptions=True)
-
-
-def _with_offset(url: str, offset: int) -> str:
-    """`url` with its offset parameter set to `offset`, every other part kept as it is."""
-    parts = urlsplit(url)
-    query = [
-        (key, str(offset) if key == "offset" else value)
-        for key, value in parse_qsl(parts.query, keep_blank_values=True)
-    ]
-    return urlunsplit(parts._replace(query=urlencode(query)))
-
-
-def _offset_of(url: str) -> int | None:
-    for key, value in parse_qsl(urlsplit(url).query):
-        if key == "offset" and value.isdecimal():
-            return int(value)
-    return None
 
 
 def _concerns_whole_run(exc: ReconcilerError) -> bool:

@@ -176,7 +176,7 @@ def one_voice(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
 def assert_walked(offsets: list[str], pages: list[int], step: int) -> None:
     """A list walk read each of `pages` (offsets) exactly once; anything else it asked for is
     one of the at most PAGES_AHEAD pages right past the end, asked for ahead of need."""
-    from reconciler.client import PAGES_AHEAD
+    from reconciler.paging import PAGES_AHEAD
 
     asked = [int(o) for o in offsets]
     assert len(asked) == len(set(asked)), f"a page was asked for twice: {offsets}"

@@ -23,8 +23,8 @@ import httpx
 import pytest
 from conftest import assert_walked
 
-from reconciler import client as client_module
 from reconciler import http as http_module
+from reconciler import paging
 from reconciler.client import LIST_WALK_THRESHOLD, Client
 from reconciler.config import ApiSettings, normalise_api_url
 from reconciler.dialects.v1 import DIALECT as V1
@@ -667,7 +667,7 @@ def test_pages_asked_for_ahead_are_used_only_where_the_next_link_names_them() ->
     read = [f"offset={o}&limit=2&token=t{o}" for o in range(2, 14, 2)]
     assert [q for q in seen if q in read] == read  # each page once, in order
     wasted = [q for q in seen if q not in read and not q.endswith("offset=0")]
-    assert len(wasted) <= client_module.PAGES_AHEAD, wasted
+    assert len(wasted) <= paging.PAGES_AHEAD, wasted
 
 
 def test_a_page_asked_for_ahead_that_fails_past_the_end_does_not_fail_the_walk() -> None:
@@ -729,7 +729,7 @@ def test_a_next_link_that_never_moves_on_is_an_error() -> None:
 
 
 def test_a_list_that_never_ends_stops_at_the_page_cap(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(client_module, "MAX_PAGES", 5)
+    monkeypatch.setattr(paging, "MAX_PAGES", 5)
     calls = 0
 
     def handler(request: httpx.Request) -> httpx.Response:

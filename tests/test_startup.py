@@ -64,8 +64,8 @@ def test_plan_imports_no_deepdiff(api_env: object) -> None:
 
 #: reconciler's modules that read or write files, or speak HTTP
 IO_MODULES = {
-    "client", "config", "engine", "http", "ignore", "importer", "loader", "output", "planfile",
-    "transport", "yamlread", "emulator", "cli",
+    "client", "config", "engine", "http", "ignore", "importer", "loader", "output", "paging",
+    "parallel", "planfile", "transport", "yamlread", "emulator", "cli",
 }  # fmt: skip
 
 

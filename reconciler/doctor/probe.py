@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qsl, urljoin, urlsplit
 
 from reconciler import dialects
-from reconciler.client import MAX_PAGES, Client
+from reconciler.client import Client
 from reconciler.config import ApiSettings, display_url
 from reconciler.doctor import compare
 from reconciler.doctor.checks import Raw, check_list
@@ -27,6 +27,7 @@ from reconciler.doctor.expect import BY_API, Expectations
 from reconciler.doctor.model import Credential, Host, Page, Report
 from reconciler.errors import ApiError, ConfigError, ResponseError, TransportError
 from reconciler.http import Exchange, Http
+from reconciler.paging import MAX_PAGES
 
 if TYPE_CHECKING:
     import httpx
