@@ -10,6 +10,7 @@ invalid, and picking a value would change the cluster.
 from __future__ import annotations
 
 import json
+import os
 import re
 import unicodedata
 from collections import defaultdict
@@ -90,12 +91,18 @@ def _about_pool_mode(note: str) -> bool:
     return "connectionPooler" in note and note.endswith(("kept", "kept as it is"))
 
 
-def render(cluster: LiveCluster, *, schema_ref: str = DEFAULT_SCHEMA_REF) -> str:
-    """The desired-state file that adopts `cluster` as it is now."""
+def render(
+    cluster: LiveCluster, *, schema_ref: str = DEFAULT_SCHEMA_REF, state_file: str | None = None
+) -> str:
+    """The desired-state file that adopts `cluster` as it is now: as the API reports it, or
+    as the Terraform state `state_file` records it (named by its file name only)."""
     name = _comment(cluster.name) or "(no displayName)"
+    source = f"the live settings of {name}"
+    if state_file is not None:
+        source = f"the Terraform state {_comment(os.path.basename(state_file))}, cluster {name}"
     lines = [
         f"# yaml-language-server: $schema={schema_ref}",
-        f"# Imported by 'reconciler import' from the live settings of {name}.",
+        f"# Imported by 'reconciler import' from {source}.",
     ]
     # the note on an unusable poolMode ("kept") is said once, by the line that leaves it out
     unusable = cluster.pool_mode is not None and cluster.pool_mode not in POOL_MODES

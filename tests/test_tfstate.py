@@ -137,6 +137,11 @@ def test_import_from_state_then_plan_reports_no_changes(
         "orders-staging.yaml",
     ]
     assert "enabled: true\n  poolMode: session\n" in files["billing-prod.yaml"]
+    # the header says where the settings came from: the state file, not the live cluster
+    assert files["billing-prod.yaml"].splitlines()[1] == (
+        "# Imported by 'reconciler import' from the Terraform state state.json, "
+        "cluster billing-prod."
+    )
     assert "poolMode" not in files["orders-prod-archive.yaml"].split("connectionPooler:")[1]
     assert main(["plan", "--api", api, "--detailed-exitcode", "clusters"]) == 0
     out = capsys.readouterr().out

@@ -122,7 +122,9 @@ def run(args: argparse.Namespace) -> ExitCode:
     written: list[tuple[str, LiveCluster]] = []
     try:
         for cluster, path in targets:
-            text = importer.render(cluster, schema_ref=args.schema_ref)
+            text = importer.render(
+                cluster, schema_ref=args.schema_ref, state_file=args.from_terraform_state
+            )
             # created exclusively unless forced: a file appearing since the check is kept
             output.write_atomic(path, text, overwrite=args.force)
             written.append((str(path), cluster))
