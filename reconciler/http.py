@@ -52,6 +52,7 @@ from reconciler.errors import (
 from reconciler.exchange import ClientStats, Exchange
 from reconciler.rate import AdaptiveRate, FixedRate, Rate
 from reconciler.scrub import Scrubber
+from reconciler.transport import NOT_SENT_EXCEPTIONS, RETRY_EXCEPTIONS, describe
 
 __all__ = ["MAX_BODY_BYTES", "ClientStats", "Exchange", "Http", "retry_after_seconds"]
 
@@ -59,22 +60,6 @@ log = logging.getLogger("reconciler.client")
 
 #: a response body larger than this is refused unread; a page of 1,000 clusters is ~1.5 MB
 MAX_BODY_BYTES = 64 * 1024 * 1024
-
-#: Transport failures worth another try: refused or reset connections, timeouts, a connection
-#: closed without an answer. Not retried: malformed URLs, unsupported schemes, TLS failures
-#: that are certificate problems (they arrive as ConnectError too, and are retried, which costs
-#: a few seconds but is harmless).
-RETRY_EXCEPTIONS: tuple[type[Exception], ...] = (
-    httpx.TimeoutException,
-    httpx.NetworkError,
-    httpx.RemoteProtocolError,
-)
-#: Failures before the request left the process: nothing reached the API.
-NOT_SENT_EXCEPTIONS: tuple[type[Exception], ...] = (
-    httpx.ConnectError,
-    httpx.ConnectTimeout,
-    httpx.PoolTimeout,
-)
 
 _REASONS = {429: "too many requests", 500: "internal server error", 502: "bad gateway"}
 _BLANKS = re.compile(r"\s+")
@@ -243,7 +228,7 @@ class Http:
             sent = not isinstance(exc, NOT_SENT_EXCEPTIONS)
             raise TransportError(  # the whole URL, so an assumed https:// or port is seen
                 f"no answer from the API for {call.method} {display_url(call.url)} after "
-                f"{tries}: {self.scrub(_describe(exc))}",
+                f"{tries}: {self.scrub(describe(exc))}",
                 cluster_id=call.cluster_id,
                 attempts=call.attempts,
                 sent=sent,
@@ -278,7 +263,7 @@ class Http:
                     "%s %s failed: %s (%.1f ms, attempt %d)",
                     call.method,
                     call.path,
-                    self.scrub(_describe(exc)),
+                    self.scrub(describe(exc)),
                     (time.perf_counter() - started) * 1000,
                     call.attempts,
                 )
@@ -362,7 +347,7 @@ class Http:
             return
         if outcome.failed:
             exc = outcome.exception()
-            why = self.scrub(_describe(exc)) if exc is not None else "failed"
+            why = self.scrub(describe(exc)) if exc is not None else "failed"
         else:
             reply: _Reply = outcome.result()
             why = f"{reply.status} {reply.reason or _REASONS.get(reply.status, '')}".strip()
@@ -405,9 +390,3 @@ class Http:
 
 def _retryable(reply: _Reply) -> bool:
     return reply.status in RETRY_STATUSES
-
-
-def _describe(exc: BaseException) -> str:
-    text = str(exc).strip()
-    name = type(exc).__name__
-    return f"{name}: {text}" if text else name

@@ -23,10 +23,33 @@ from reconciler.literal import literal
 if TYPE_CHECKING:
     from reconciler.config import ApiSettings
 
-__all__ = ["client", "hide_credentials", "proxy_environment", "proxy_problem"]
+__all__ = [
+    "NOT_SENT_EXCEPTIONS",
+    "RETRY_EXCEPTIONS",
+    "client",
+    "describe",
+    "hide_credentials",
+    "proxy_environment",
+    "proxy_problem",
+]
 
 log = logging.getLogger("reconciler.client")
 
+#: Transport failures worth another try: refused or reset connections, timeouts, a connection
+#: closed without an answer. Not retried: malformed URLs, unsupported schemes, TLS failures
+#: that are certificate problems (they arrive as ConnectError too, and are retried, which costs
+#: a few seconds but is harmless).
+RETRY_EXCEPTIONS: tuple[type[Exception], ...] = (
+    httpx.TimeoutException,
+    httpx.NetworkError,
+    httpx.RemoteProtocolError,
+)
+#: Failures before the request left the process: nothing reached the API.
+NOT_SENT_EXCEPTIONS: tuple[type[Exception], ...] = (
+    httpx.ConnectError,
+    httpx.ConnectTimeout,
+    httpx.PoolTimeout,
+)
 #: the schemes httpx can send through; socks5 and socks5h need the optional `socksio` package
 _PROXY_SCHEMES = ("http", "https", "socks5", "socks5h")
 
@@ -162,3 +185,10 @@ async def _refuse_unless_get_hook(request: httpx.Request) -> None:
     """The same guard as an httpx request hook: it also covers the proxy transports httpx
     builds from the environment and mounts beside (not inside) its default transport."""
     _refuse_unless_get(request)
+
+
+def describe(exc: BaseException) -> str:
+    """An httpx failure in one line: its kind, and what it said if anything."""
+    text = str(exc).strip()
+    name = type(exc).__name__
+    return f"{name}: {text}" if text else name
