@@ -46,8 +46,9 @@ __all__ = ["LIST_WALK_THRESHOLD", "Client", "ClientStats"]
 log = logging.getLogger("reconciler.client")
 
 #: fetch() walks the whole list instead of sending one request per cluster when more clusters
-#: than this are wanted. A walk costs one request per 1,000 clusters in the account, sent one
-#: after the other; individual requests cost one per wanted cluster but run concurrently. Up to
+#: than this are wanted. A walk costs one request per 1,000 clusters in the account (and up to
+#: `paging.PAGES_AHEAD` more past the end of a long list); individual requests cost one per
+#: wanted cluster but run concurrently. Up to
 #: a handful, individual requests are as fast and do not download the whole fleet; beyond it,
 #: the walk is fewer requests (and so gentler on the API's rate limit) and faster.
 LIST_WALK_THRESHOLD = 8
