@@ -42,7 +42,7 @@ run_against() {
     reconciler plan --detailed-exitcode examples/clusters
     echo
     echo "$api done: the second plan found nothing left to change (exit 0)."
-    kill "$emulator_pid" 2>/dev/null && wait "$emulator_pid" 2>/dev/null || true
+    if kill "$emulator_pid" 2>/dev/null; then wait "$emulator_pid" 2>/dev/null || true; fi
     emulator_pid=
 }
 
