@@ -18,7 +18,11 @@ import signal
 import sys
 import threading
 from collections.abc import Callable, Iterator, Sequence
-from typing import TypeVar
+from multiprocessing.connection import Connection
+from multiprocessing.process import BaseProcess
+from typing import Any, TypeVar
+
+from reconciler.errors import ReconcilerError
 
 __all__ = ["MAX_WORKERS", "cores", "map_slices"]
 
@@ -29,12 +33,9 @@ _SIGNALS = {signal.SIGINT, signal.SIGTERM}
 #: host while its CPU quota allows a few, and parsing gains little beyond this many anyway
 MAX_WORKERS = 8
 
+
 T = TypeVar("T")
 R = TypeVar("R")
-
-#: the work of one slice, by index: set in this process right before forking, so workers
-#: inherit it instead of having it pickled to them
-_work: tuple[Callable[[Sequence[object]], list[object]], list[Sequence[object]]] | None = None
 
 
 def cores() -> int:
@@ -58,31 +59,64 @@ def map_slices(
         return function(items)
     size = -(-len(items) // workers)  # ceiling division
     slices = [items[i : i + size] for i in range(0, len(items), size)]
-    global _work
-    _work = (function, slices)  # type: ignore[assignment]
+    context = multiprocessing.get_context("fork")
+    started: list[tuple[BaseProcess, Connection]] = []
     try:
         with _signals_held():
-            pool = multiprocessing.get_context("fork").Pool(len(slices) - 1, _worker_signals)
-        try:
-            pending = [pool.apply_async(_run_slice, (index,)) for index in range(1, len(slices))]
-            results = function(slices[0])  # this process takes the first slice
-            for answer in pending:
-                results.extend(answer.get())  # type: ignore[arg-type]
-        finally:
-            # at once, also when this process is interrupted (Ctrl-C, SIGTERM): workers are
-            # not left to finish their slices
-            with _signals_held():
-                pool.terminate()
+            for index in range(1, len(slices)):
+                receive, send = context.Pipe(duplex=False)
+                worker = context.Process(
+                    target=_worker, args=(function, slices[index], send), daemon=True
+                )
+                worker.start()
+                send.close()  # the worker's end: once it is gone, recv() ends in EOFError
+                started.append((worker, receive))
+        results = function(slices[0])  # this process takes the first slice
+        for process, receive in started:
+            results.extend(_answer(process, receive))
     finally:
-        _work = None
+        # at once, also when this process is interrupted (Ctrl-C, SIGTERM): workers are not
+        # left to finish their slices
+        with _signals_held():
+            for process, receive in started:
+                process.terminate()
+                process.join()
+                receive.close()
     return results
+
+
+def _worker(
+    function: Callable[[Sequence[T]], list[R]], part: Sequence[T], send: Connection
+) -> None:
+    """In a forked worker: do one slice and send back its results, or what went wrong."""
+    _worker_signals()
+    try:
+        send.send((True, function(part)))
+    except Exception as exc:  # a bug, or memory: said here, raised there
+        send.send((False, exc))
+
+
+def _answer(process: BaseProcess, receive: Connection) -> list[Any]:
+    """A worker's results; an error if it failed, or ended (killed, out of memory) unheard."""
+    try:
+        done, value = receive.recv()
+    except EOFError:
+        process.join()
+        raise ReconcilerError(
+            f"a worker process ended without its results (exit code {process.exitcode}); "
+            "nothing was sent to the API",
+            hint="it may have been killed for memory: run again, or on a larger machine",
+        ) from None
+    if not done:
+        raise value
+    return list(value)
 
 
 @contextlib.contextmanager
 def _signals_held() -> Iterator[None]:
-    """SIGINT and SIGTERM held back while the pool is made and unmade, delivered right after.
+    """SIGINT and SIGTERM held back while workers are forked and ended, delivered right after.
 
-    Raised inside the fork hooks and finalizers that run while a pool starts and stops, the
+    Raised inside the fork hooks and finalizers that run while workers start and stop, the
     exception a signal handler raises is printed as "Exception ignored" and dropped, and the
     command would run on as if never signalled. Workers are forked with both held, and let
     them through once their own handling is set.
@@ -97,16 +131,10 @@ def _signals_held() -> Iterator[None]:
 def _worker_signals() -> None:
     """A worker leaves signals to this process: Ctrl-C reaches the whole process group, and
     the command's own SIGTERM handling (a report, exit 143) belongs here, not in a worker,
-    which is ended by `terminate` quietly."""
+    which is ended by `terminate` quietly. It was forked with both held (`_signals_held`)."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     signal.signal(signal.SIGTERM, signal.SIG_DFL)
     signal.pthread_sigmask(signal.SIG_UNBLOCK, _SIGNALS)
-
-
-def _run_slice(index: int) -> list[object]:
-    assert _work is not None, "a worker runs only after map_slices set its work"
-    function, slices = _work
-    return function(slices[index])
 
 
 def _fork_is_safe() -> bool:

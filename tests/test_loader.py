@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import gc
 import json
+import os
 import re
 import signal
 import subprocess
@@ -442,3 +443,28 @@ def test_a_signal_during_a_split_load_ends_the_command_and_its_workers_at_once(
     time.sleep(delay)
     process.send_signal(signum)
     _signal_ends_it(process, signum, workers)
+
+
+@pytest.mark.skipif(cores() < 2, reason="one core: the work always runs in one process")
+def test_a_worker_killed_mid_load_is_an_error_not_a_hang(many_files: Path) -> None:
+    """A worker the kernel kills (out of memory, say) never answers: the command says so and
+    exits 1, instead of waiting for it for ever."""
+    process = subprocess.Popen(
+        [sys.executable, "-m", "reconciler", "validate", str(many_files)],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        cwd=ROOT,
+    )
+    workers: list[str] = []
+    children = Path(f"/proc/{process.pid}/task/{process.pid}/children")
+    while process.poll() is None and not workers:
+        with contextlib.suppress(OSError):
+            workers = children.read_text().split()
+    assert workers, "the load ended before a worker was seen"
+    os.kill(int(workers[0]), signal.SIGKILL)
+    out, err = process.communicate(timeout=30)
+    assert (process.returncode, out) == (1, b"")
+    assert err.decode().startswith(
+        "error: a worker process ended without its results (exit code -9); "
+        "nothing was sent to the API\nhint: "
+    )
