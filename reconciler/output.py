@@ -19,8 +19,13 @@ from collections.abc import Iterable
 from reconciler.errors import OutputError
 
 
-def write_atomic(path: str | os.PathLike[str], text: str, *, overwrite: bool = True) -> None:
+def write_atomic(
+    path: str | os.PathLike[str], text: str | Iterable[str], *, overwrite: bool = True
+) -> None:
     """Replace (or, without `overwrite`, create) the file at `path` with `text` in one step.
+
+    `text` may come in lines (each written with a newline after it), so that a large
+    document is written as it is made rather than held whole.
 
     A symlink at `path` is followed, so the link stays and its target gets the new content. On
     any failure the temporary file is removed, the old file is untouched, and OutputError
@@ -40,7 +45,12 @@ def write_atomic(path: str | os.PathLike[str], text: str, *, overwrite: bool = T
         handle = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666)
         created = True
         with open(handle, "w", encoding="utf-8", newline="") as stream:
-            stream.write(text)
+            if isinstance(text, str):
+                stream.write(text)
+            else:
+                for line in text:
+                    stream.write(line)
+                    stream.write("\n")
             stream.flush()
             os.fsync(stream.fileno())
         if mode is not None:

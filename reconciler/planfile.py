@@ -26,10 +26,6 @@ from reconciler.output import write_atomic
 from reconciler.render import jsondoc
 
 
-def dumps(plan: Plan) -> str:
-    return jsondoc.dumps(jsondoc.plan_document(plan)) + "\n"
-
-
 def _cluster_from(doc: dict[str, Any]) -> ClusterPlan:
     action = Action(doc["action"])
     desired = DesiredCluster(
@@ -109,4 +105,4 @@ def read(path: str) -> Plan:
 
 def write(path: str, plan: Plan) -> None:
     """Save the plan whole or not at all: a failed write leaves any older plan as it was."""
-    write_atomic(path, dumps(plan))
+    write_atomic(path, jsondoc.lines(jsondoc.plan_document(plan)))  # the --format json text

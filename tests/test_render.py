@@ -7,6 +7,8 @@ import json
 from datetime import date
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from reconciler import drift, render
 from reconciler.errors import UsageError
@@ -21,6 +23,7 @@ from reconciler.model import (
     Outcome,
     Plan,
 )
+from reconciler.render import jsondoc
 from reconciler.render.budget import GITHUB_COMMENT_LIMIT
 from reconciler.render.common import value
 
@@ -146,3 +149,38 @@ def test_the_registry_serves_every_command_and_refuses_what_it_lacks() -> None:
         render.APPLY["markdown"]
     doc = json.loads("".join(render.PLAN.lines("json", Plan((_update(1),)))))
     assert doc["summary"] == {"total": 1, "update": 1, "no-op": 0, "paused": 0, "error": 0}
+
+
+_SCALAR = st.none() | st.booleans() | st.integers() | st.text(max_size=8)
+_JSON = st.recursive(
+    _SCALAR,
+    lambda inner: st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=5), inner),
+    max_leaves=8,
+)
+_ENTRIES = st.lists(st.dictionaries(st.text(max_size=5), _JSON, max_size=3), max_size=3)
+#: a value that reads like the stand-in the writer puts where an array goes
+_LOOKALIKE = st.sampled_from(["\0entries 0", "\0entries 1"])
+
+
+@given(
+    doc=st.dictionaries(st.text(max_size=6), _JSON | _LOOKALIKE, max_size=4),
+    arrays=st.dictionaries(st.text(max_size=6), _ENTRIES, max_size=2),
+    nested=st.dictionaries(st.text(max_size=6), _ENTRIES, max_size=2),
+)
+def test_a_document_written_entry_by_entry_is_exactly_json_dumps(
+    doc: dict[str, object],
+    arrays: dict[str, list[dict[str, object]]],
+    nested: dict[str, list[dict[str, object]]],
+) -> None:
+    """The JSON outputs write their long arrays one entry at a time (at the top, as the
+    clusters, or deeper, as a plan's input files); joined, the pieces are json.dumps(indent=2)
+    of the same document, and each piece ends where a line does."""
+    whole = {**doc, **arrays, "inputs": {"n": 1, **nested}}
+    streamed = {
+        **doc,
+        **{k: jsondoc.Entries(iter(v)) for k, v in arrays.items()},
+        "inputs": {"n": 1, **{k: jsondoc.Entries(iter(v)) for k, v in nested.items()}},
+    }
+    pieces = list(jsondoc.lines(streamed))
+    assert "\n".join(pieces) == json.dumps(whole, indent=2)
+    assert not any(piece.endswith("\n") for piece in pieces)

@@ -7,7 +7,7 @@ full detail lives. Layouts: docs/json-documents.md; the plan's schema: schemas/p
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from dataclasses import asdict
 from typing import Any
 
@@ -108,10 +108,12 @@ def plan_document(plan: Plan) -> dict[str, Any]:
         "api": {"name": plan.api, "url": plan.api_url},
         "inputs": {
             "digest": plan.input_digest,
-            "files": [{"path": path, "sha256": digest} for path, digest in plan.inputs],
+            "files": Entries({"path": path, "sha256": digest} for path, digest in plan.inputs),
         },
         "summary": plan_summary(plan),
-        "clusters": [_with_window(plan_entry(item), item, plan.clock) for item in plan.clusters],
+        "clusters": Entries(
+            _with_window(plan_entry(item), item, plan.clock) for item in plan.clusters
+        ),
     }
 
 
@@ -147,7 +149,7 @@ def apply_document(report: ApplyReport) -> dict[str, Any]:
         "requests": report.requests,
         "retries": report.retries,
         "summary": {o.value: report.count(o) for o in Outcome},
-        "clusters": [
+        "clusters": Entries(
             {
                 **plan_entry(r.plan),
                 "outcome": r.outcome.value,
@@ -158,7 +160,7 @@ def apply_document(report: ApplyReport) -> dict[str, Any]:
                 **({"nextWindow": r.next_window} if r.next_window else {}),
             }
             for r in report.results
-        ],
+        ),
     }
 
 
@@ -215,7 +217,7 @@ def drift_document(report: DriftReport) -> dict[str, Any]:
         "ignoreFile": report.ignore_file,
         "result": report.result.value,
         "summary": report.summary(),
-        "clusters": [drift_entry(c) for c in report.clusters],
+        "clusters": Entries(drift_entry(c) for c in report.clusters),
         "ignoreRules": [
             {
                 **_rule_doc(rule),
@@ -259,26 +261,88 @@ def validate_document(result: ValidationReport) -> dict[str, Any]:
 # ---------------------------------------------------------------- the renderers
 
 
-def dumps(doc: dict[str, Any]) -> str:
+class Entries:
+    """A document's long array (one entry a cluster), made and written one entry at a time
+    by `lines`: the entries of 100,000 clusters are never all in memory at once (built whole,
+    with the text of the document, they made a JSON report of 100,000 clusters peak at over
+    half a gigabyte). It can be written once."""
+
+    def __init__(self, entries: Iterable[dict[str, Any]]) -> None:
+        self.entries = entries
+
+
+def lines(doc: dict[str, Any]) -> Iterator[str]:
     """A document as every JSON output and file writes it: indented, ASCII (any byte-safe
-    channel carries it)."""
-    return json.dumps(doc, indent=2)
+    channel carries it), in pieces that each end where a line does (joined with newlines,
+    they are exactly `json.dumps(doc, indent=2)` with each Entries as a list)."""
+    arrays: dict[str, Entries] = {}
+    rest = json.dumps(_outline(doc, arrays), indent=2)
+    if any(rest.count(json.dumps(stand_in)) != 1 for stand_in in arrays):
+        # a value of the document reads like a stand-in (a NUL in an ignore file's note,
+        # say): write it whole instead
+        yield json.dumps(_whole(doc), indent=2)
+        return
+    for stand_in, array in arrays.items():
+        before, _, rest = rest.partition(json.dumps(stand_in))
+        key_line = before.rpartition("\n")[2]  # `    "files": `
+        indent = key_line[: len(key_line) - len(key_line.lstrip(" "))]
+        entries = iter(array.entries)
+        entry = next(entries, None)
+        if entry is None:
+            rest = before + "[]" + rest
+            continue
+        yield before + "["
+        for following in entries:
+            yield _entry(entry, indent) + ","
+            entry = following
+        yield _entry(entry, indent)
+        rest = indent + "]" + rest  # the array closes at its key's indent
+    yield rest
+
+
+def _outline(value: Any, arrays: dict[str, Entries]) -> Any:
+    """`value` with each Entries in its objects replaced by a stand-in string."""
+    if isinstance(value, Entries):
+        stand_in = f"\0entries {len(arrays)}"
+        arrays[stand_in] = value
+        return stand_in
+    if isinstance(value, dict):
+        return {k: _outline(v, arrays) for k, v in value.items()}
+    return value
+
+
+def _whole(value: Any) -> Any:
+    """`value` with each Entries made a list."""
+    if isinstance(value, Entries):
+        return [_whole(v) for v in value.entries]
+    if isinstance(value, dict):
+        return {k: _whole(v) for k, v in value.items()}
+    return value
+
+
+def _entry(entry: dict[str, Any], indent: str) -> str:
+    """An entry of an array whose key is at `indent`, indented as json.dumps(indent=2) would.
+
+    Its text holds no newline but those of the layout: json.dumps escapes every control
+    character and (ASCII output) every other line separator."""
+    inner = indent + "  "
+    return "\n".join(inner + line for line in json.dumps(entry, indent=2).split("\n"))
 
 
 def plan(plan: Plan, options: Options) -> Iterator[str]:
-    yield dumps(plan_document(plan))
+    yield from lines(plan_document(plan))
 
 
 def apply(report: ApplyReport, options: Options) -> Iterator[str]:
-    yield dumps(apply_document(report))
+    yield from lines(apply_document(report))
 
 
 def drift(report: DriftReport, options: Options) -> Iterator[str]:
-    yield dumps(drift_document(report))
+    yield from lines(drift_document(report))
 
 
 def validate(result: ValidationReport, options: Options) -> Iterator[str]:
-    yield dumps(validate_document(result))
+    yield from lines(validate_document(result))
 
 
 FORMAT = Format("json", plan, apply, drift, validate, doctor=doctor.json_document)
