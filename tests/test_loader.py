@@ -421,15 +421,10 @@ def test_a_signal_at_the_fork_of_a_worker_is_not_lost(many_files: Path, signum: 
     _signal_ends_it(process, signum, [])
 
 
-@pytest.mark.skipif(cores() < 2, reason="one core: the work always runs in one process")
-@pytest.mark.parametrize("delay", [0.0, 0.02, 0.1], ids=["0 ms", "20 ms", "100 ms"])
-@pytest.mark.parametrize("signum", [signal.SIGTERM, signal.SIGINT], ids=["SIGTERM", "SIGINT"])
-def test_a_signal_during_a_split_load_ends_the_command_and_its_workers_at_once(
-    many_files: Path, signum: int, delay: float
-) -> None:
-    """From outside, at several times after the first worker is seen."""
+def _validate_until_a_worker_runs(directory: Path) -> tuple[subprocess.Popen[bytes], list[str]]:
+    """`reconciler validate DIRECTORY` started, and the pids of its workers once one is seen."""
     process = subprocess.Popen(
-        [sys.executable, "-m", "reconciler", "validate", str(many_files)],
+        [sys.executable, "-m", "reconciler", "validate", str(directory)],
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         cwd=ROOT,
@@ -440,6 +435,17 @@ def test_a_signal_during_a_split_load_ends_the_command_and_its_workers_at_once(
         with contextlib.suppress(OSError):
             workers = children.read_text().split()
     assert workers, "the load ended before a worker was seen"
+    return process, workers
+
+
+@pytest.mark.skipif(cores() < 2, reason="one core: the work always runs in one process")
+@pytest.mark.parametrize("delay", [0.0, 0.02, 0.1], ids=["0 ms", "20 ms", "100 ms"])
+@pytest.mark.parametrize("signum", [signal.SIGTERM, signal.SIGINT], ids=["SIGTERM", "SIGINT"])
+def test_a_signal_during_a_split_load_ends_the_command_and_its_workers_at_once(
+    many_files: Path, signum: int, delay: float
+) -> None:
+    """From outside, at several times after the first worker is seen."""
+    process, workers = _validate_until_a_worker_runs(many_files)
     time.sleep(delay)
     process.send_signal(signum)
     _signal_ends_it(process, signum, workers)
@@ -449,18 +455,7 @@ def test_a_signal_during_a_split_load_ends_the_command_and_its_workers_at_once(
 def test_a_worker_killed_mid_load_is_an_error_not_a_hang(many_files: Path) -> None:
     """A worker the kernel kills (out of memory, say) never answers: the command says so and
     exits 1, instead of waiting for it for ever."""
-    process = subprocess.Popen(
-        [sys.executable, "-m", "reconciler", "validate", str(many_files)],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        cwd=ROOT,
-    )
-    workers: list[str] = []
-    children = Path(f"/proc/{process.pid}/task/{process.pid}/children")
-    while process.poll() is None and not workers:
-        with contextlib.suppress(OSError):
-            workers = children.read_text().split()
-    assert workers, "the load ended before a worker was seen"
+    process, workers = _validate_until_a_worker_runs(many_files)
     os.kill(int(workers[0]), signal.SIGKILL)
     out, err = process.communicate(timeout=30)
     assert (process.returncode, out) == (1, b"")
