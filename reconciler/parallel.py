@@ -3,10 +3,11 @@
 Loading 100,000 desired-state files is about six seconds of pure-Python parsing in one
 process; the files are independent, so forked workers each take a slice while this process
 takes one too. Forking is the only start method used: the workers inherit the imported
-modules (spawning would pay for the imports again) and need nothing sent to them but the
-slice's index. It is skipped where it is not safe (no fork on the platform, or other threads
-running, which a fork would copy mid-step) or not worth it (few items, one core), and the
-work then runs here, in order, with the same results.
+modules (spawning would pay for the imports again) and take their slice with them through the
+fork; only their results come back, pickled, through a pipe. It is skipped where it is not
+safe (no fork on the platform, or other threads running, which a fork would copy mid-step) or
+not worth it (few items, one core), and the work then runs here, in order, with the same
+results.
 """
 
 from __future__ import annotations
@@ -88,8 +89,14 @@ def map_slices(
 def _worker(
     function: Callable[[Sequence[T]], list[R]], part: Sequence[T], send: Connection
 ) -> None:
-    """In a forked worker: do one slice and send back its results, or what went wrong."""
-    _worker_signals()
+    """In a forked worker: do one slice and send back its results, or what went wrong.
+
+    Signals are left to the command: Ctrl-C reaches the whole process group, and SIGTERM's
+    handling (a report, exit 143) belongs to the command, not to a worker, which `terminate`
+    ends quietly. The worker was forked with both held (`_signals_held`)."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    signal.signal(signal.SIGTERM, signal.SIG_DFL)
+    signal.pthread_sigmask(signal.SIG_UNBLOCK, _SIGNALS)
     try:
         send.send((True, function(part)))
     except Exception as exc:  # a bug, or memory: said here, raised there
@@ -126,15 +133,6 @@ def _signals_held() -> Iterator[None]:
         yield
     finally:
         signal.pthread_sigmask(signal.SIG_SETMASK, previous)
-
-
-def _worker_signals() -> None:
-    """A worker leaves signals to this process: Ctrl-C reaches the whole process group, and
-    the command's own SIGTERM handling (a report, exit 143) belongs here, not in a worker,
-    which is ended by `terminate` quietly. It was forked with both held (`_signals_held`)."""
-    signal.signal(signal.SIGINT, signal.SIG_IGN)
-    signal.signal(signal.SIGTERM, signal.SIG_DFL)
-    signal.pthread_sigmask(signal.SIG_UNBLOCK, _SIGNALS)
 
 
 def _fork_is_safe() -> bool:
